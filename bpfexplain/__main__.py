@@ -1,0 +1,3 @@
+from bpfexplain.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""Plain typed values for what strace prints, and the events the parser produces.
+
+The grammar's transformer builds these; the tracker reads them.  Nothing here knows
+about eBPF: a ``Sym`` is any bare identifier strace printed, a ``Flags`` any ``A|B``.
+
+Value := int | str | Sym | Flags | Fd | Commented | Truncated | Func | InOut
+         | Elided | list[Value] | dict[str, Value]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+class Sym(str):
+    """A bare identifier such as ``BPF_MAP_CREATE`` or ``NULL`` (not a quoted string)."""
+
+    __slots__ = ()
+
+
+class Flags(tuple):  # type: ignore[type-arg]
+    """``A|B|0x10``: the members in print order, names as ``str`` and numbers as ``int``."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fd:
+    """A number with an ``-y``/``-yy`` annotation: ``3<anon_inode:bpf-map>``.
+
+    Also used for ``-Y``/``--decode-pids=comm`` pids (``1234<bpftrace>``).
+    """
+
+    num: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Commented:
+    """A value followed by a comment: ``0x24 /* BPF_MAP_TYPE_??? */``."""
+
+    value: Value
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    """A string strace cut short (``"abc"...``): only a prefix of the real text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Func:
+    """A function-like rendering: ``KERNEL_VERSION(6, 18, 44)``, ``_IOC(...)``."""
+
+    name: str
+    args: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InOut:
+    """A value the kernel changed: ``next_id=0 => 1`` (before, after)."""
+
+    before: Value
+    after: Value
+
+
+class _ElidedType:
+    __slots__ = ()
+    _instance: _ElidedType | None = None
+
+    def __new__(cls) -> _ElidedType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "Elided"
+
+
+Elided = _ElidedType()
+"""strace's ``...``: fields or elements it chose not to print."""
+
+Value = Union[
+    int, str, Sym, Flags, Fd, Commented, Truncated, Func, InOut, _ElidedType,
+    list["Value"], dict[str, "Value"],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an event came from: input file index (0-based) and 1-based line numbers."""
+
+    file: int
+    line: int
+    """The line where the event completed (for a resumed call, the resumed line)."""
+    first_line: int
+    """The line where it started (differs from ``line`` for unfinished/resumed pairs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One completed system call."""
+
+    name: str
+    args: tuple[Value, ...]
+    result: int | None
+    """The return value; ``None`` when strace printed ``= ?`` (the call never returned)."""
+    errno: str | None
+    origin: Origin
+    pid: int | None = None
+    time: float | None = None
+    """Seconds: since the epoch (-ttt), since midnight (-t/-tt) or since the previous line (-r)."""
+    duration: float | None = None
+    result_path: str | None = None
+    """The ``-y`` annotation on the result (``3<anon_inode:bpf-prog>``)."""
+    comm: str | None = None
+    injected: bool = False
+    arg_names: tuple[str | None, ...] = field(default=())
+    """Names strace 6.16+ printed before arguments (``cmd=``, ``attr=``); empty when none."""
+    deep: dict[str, Any] | None = field(default=None, compare=False)
+    """What the ptrace backend read from the tracee's memory (instructions, verifier log,
+    uprobe target...); None for calls that came from strace."""
+
+    @property
+    def line(self) -> int:
+        return self.origin.line
+
+    @property
+    def ok(self) -> bool:
+        return self.errno is None and self.result is not None and self.result >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """``--- SIGINT {si_signo=SIGINT, ...} ---``: a signal delivered to ``pid``."""
+
+    name: str
+    info: dict[str, Value]
+    origin: Origin
+    pid: int | None = None
+    time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """``+++ exited with 0 +++`` or ``+++ killed by SIGKILL +++``."""
+
+    origin: Origin
+    pid: int | None = None
+    time: float | None = None
+    code: int | None = None
+    signal: str | None = None
+    core_dumped: bool = False
+
+
+Event = Union[Call, Signal, Exit]
+
+
+# -- helpers the tracker uses to read values without caring how strace rendered them --
+
+def unwrap(value: Any) -> Any:
+    """Strip presentation: a comment's value, an fd's number, an in/out's final value."""
+    while True:
+        if isinstance(value, Commented):
+            value = value.value
+        elif isinstance(value, InOut):
+            value = value.after
+        elif isinstance(value, Fd):
+            return value.num
+        else:
+            return value
+
+
+def symbol(value: Any) -> str | None:
+    """The symbolic name of a value whatever ``-X`` was used, or None when only a number.
+
+    ``BPF_PROG_LOAD`` -> ``BPF_PROG_LOAD``; ``0x5 /* BPF_PROG_LOAD */`` (``-X verbose``)
+    -> ``BPF_PROG_LOAD``; ``0x24 /* BPF_MAP_TYPE_??? */`` -> None.
+    """
+    if isinstance(value, Commented):
+        comment = value.comment.strip()
+        if comment and "?" not in comment and _is_identifier(comment):
+            return comment
+        return symbol(value.value)
+    if isinstance(value, Sym):
+        return str(value)
+    if isinstance(value, InOut):
+        return symbol(value.after)
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """An integer value (fd numbers included), or None."""
+    value = unwrap(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A quoted string's text (truncated ones too: their known prefix), or None."""
+    value = unwrap(value)
+    if isinstance(value, Truncated):
+        return value.text
+    if isinstance(value, str) and not isinstance(value, Sym):
+        return value
+    return None
+
+
+def flag_names(value: Any) -> list[str | int]:
+    """Members of a flag set; a single symbol or number is a set of one."""
+    value = unwrap(value)
+    if isinstance(value, Flags):
+        return list(value)
+    if isinstance(value, (Sym, int)):
+        return [value]
+    return []
+
+
+def _is_identifier(text: str) -> bool:
+    return text.replace("_", "a").isalnum() and not text[0].isdigit()
