@@ -1,0 +1,429 @@
+"""Framing: turn raw strace output lines into frames the grammar can parse.
+
+Plain Python and compiled regexes, no Lark.  This layer knows every shape strace
+writes *around* a call (pid prefixes, timestamps, durations, unfinished/resumed
+halves, signals, exits, its own messages) and the prefilter that drops syscalls the
+explainer never needs before they cost a parse.  That prefilter is where the speed
+comes from: most lines of an unfiltered trace never get past one regex match and a
+set lookup.
+
+Line numbers are 1-based and counted per input file; a frame's ``file`` is the index
+of its input in the order given.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+# Syscalls the explainer uses.  Everything else is counted and skipped unparsed.
+INTERESTING = frozenset({
+    "bpf", "perf_event_open", "ioctl", "close", "close_range", "dup", "dup2", "dup3",
+    "fcntl", "fcntl64", "open", "openat", "openat2", "read", "mmap", "mmap2", "clone",
+    "clone3", "fork", "vfork", "execve", "execveat", "exit_group", "exit",
+})
+
+# Cheap second looks for syscalls that are frequent in unfiltered traces but only
+# rarely matter: a read matters when it returns a small number (a tracepoint id or
+# PMU type read from tracefs/sysfs), an ioctl when it is a perf ioctl ('$' = 0x24),
+# an mmap when it maps shared memory (perf and ring buffers), an fcntl when it dups.
+_CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
+    "read": re.compile(r'"-?[0-9]+\\n"'),
+    "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"),
+    "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], \d"),
+    "mmap2": re.compile(r"MAP_SHARED"),
+    "fcntl": re.compile(r"F_DUPFD|(?<=fcntl\()\d+(?:<[^>]*>)?, (?:0x406|0x0|1030|0)[,)]"),
+    "fcntl64": re.compile(r"F_DUPFD"),
+}
+
+# prefix: `[pid  1234] ` (strace on stderr), `1234 ` (-f -o), `1234<comm> ` (-Y),
+# then an optional timestamp: `12:34:56`, `12:34:56.123456` (-t/-tt),
+# `1700000000.123456` (-ttt), `     0.000123` (-r).
+_PREFIX = (
+    r"(?:\[pid\s+(?P<pid1>\d+)(?:<(?P<comm1>[^>]*)>)?\]\s+"
+    r"|(?P<pid2>\d+)(?:<(?P<comm2>[^>]*)>)?\s+)?"
+    r"\s*(?:(?P<ts>\d+(?::\d\d:\d\d)?(?:\.\d+)?)\s+)?"
+)
+_CALL_START = re.compile(_PREFIX + r"(?P<name>[a-z_][a-z0-9_]*)\(")
+_OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
+_RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
+_UNFINISHED = " <unfinished ...>"
+_DURATION = re.compile(r"\s+<(\d+\.\d+)>$")
+_COMPLETE = re.compile(r"\)\s*=\s+(?:\?|-?[0-9])")
+SIGNAL_LINE = re.compile(r"--- (?P<sig>SIG[A-Z0-9+]+|\S+) (?P<info>.*?)\s*---$")
+EXIT_LINE = re.compile(r"\+\+\+ (?:exited with (?P<code>-?\d+)|killed by (?P<sig>\S+)(?P<core> \(core dumped\))?) \+\+\+$")
+_STRACE_MSG = re.compile(r"strace: |\[ Process PID=\d+ runs in |\[ ?Process \d+ ")
+_FF_SUFFIX = re.compile(r"\.(\d+)$")
+
+MAX_LINE_BYTES = 1 << 20
+"""Longer lines are reported, not parsed: no real strace line comes near it, and a
+runaway line must not cost minutes of lexing."""
+
+
+@dataclass(slots=True)
+class Frame:
+    """One unit for the parser: a complete call text, a signal or an exit."""
+
+    kind: str
+    """``call``, ``signal`` or ``exit``."""
+    text: str
+    file: int
+    line: int
+    first_line: int
+    pid: int | None
+    comm: str | None = None
+    time: float | None = None
+    duration: float | None = None
+    interleaved: bool = False
+    """The call's text was split by the traced program's own output."""
+
+
+@dataclass
+class Problem:
+    """A line that could not be used, with where and why."""
+
+    file: int
+    line: int
+    reason: str
+    text: str = ""
+
+
+@dataclass
+class Stats:
+    """What reading the input found; the CLI prints it as a summary."""
+
+    lines: int = 0
+    skipped: int = 0
+    """Call lines of syscalls the explainer does not need (prefilter)."""
+    frames: int = 0
+    calls: int = 0
+    signals: int = 0
+    exits: int = 0
+    strace_messages: int = 0
+    program_output: int = 0
+    """Lines that are not strace's: the traced program's output, or not strace at all."""
+    program_output_lines: list[tuple[int, int]] = field(default_factory=list)
+    unparsable: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    invalid_utf8: int = 0
+    files: list[str] = field(default_factory=list)
+
+    def note_output(self, file: int, line: int) -> None:
+        self.program_output += 1
+        if len(self.program_output_lines) < 20:
+            self.program_output_lines.append((file, line))
+
+    @property
+    def strace_lines(self) -> int:
+        """Lines recognised as strace's own (calls, skipped or not, signals, exits...)."""
+        return self.lines - self.program_output
+
+
+@dataclass
+class _Pending:
+    text: str
+    line: int
+    time: float | None
+    comm: str | None
+
+
+def read_lines(stream: BinaryIO, stats: Stats, file: int) -> Iterator[tuple[int, str]]:
+    """Numbered text lines of a binary stream, bounded in length, never raising on bytes.
+
+    Invalid UTF-8 is replaced (and counted); a line longer than MAX_LINE_BYTES is
+    reported as a problem and skipped without holding more than one chunk of it.
+    """
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        stats.lines += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while True:  # drain the rest of the runaway line
+                more = stream.readline(MAX_LINE_BYTES)
+                size += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            stats.unparsable.append(
+                Problem(file, number, f"line too long ({size:,} bytes); not parsed")
+            )
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            stats.invalid_utf8 += 1
+            text = raw.decode("utf-8", "replace")
+        yield number, text.rstrip("\r\n")
+
+
+def _time(ts: str | None) -> float | None:
+    if ts is None:
+        return None
+    if ":" in ts:
+        hours, minutes, seconds = ts.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return float(ts)
+
+
+class Framer:
+    """Frames for one input file; keeps the per-pid unfinished calls of that file."""
+
+    def __init__(self, stats: Stats, file: int, default_pid: int | None = None):
+        self.stats = stats
+        self.file = file
+        self.default_pid = default_pid
+        self._pending: dict[int | None, _Pending] = {}
+        self._skipped_pending: set[int | None] = set()
+        # A call line that the program's own output cut in two (strace on stderr).
+        self._open: tuple[int | None, _Pending] | None = None
+
+    def frames(self, lines: Iterable[tuple[int, str]]) -> Iterator[Frame]:
+        call_start = _CALL_START.match
+        interesting = INTERESTING
+        checks = _CONTENT_CHECKS
+        stats = self.stats
+        for number, text in lines:
+            m = call_start(text)
+            if m is not None:
+                name = m.group("name")
+                if name not in interesting:
+                    stats.skipped += 1
+                    if text.endswith(_UNFINISHED):
+                        self._skipped_pending.add(self._pid(m))
+                    continue
+                check = checks.get(name)
+                if check is not None and check.search(text, m.end()) is None:
+                    stats.skipped += 1
+                    if text.endswith(_UNFINISHED):
+                        self._skipped_pending.add(self._pid(m))
+                    continue
+                frame = self._call_line(m, text, number)
+                if frame is not None:
+                    yield frame
+                continue
+            yield from self._other_line(text, number)
+        yield from self.finish()
+
+    def _pid(self, m: re.Match[str]) -> int | None:
+        pid = m.group("pid1") or m.group("pid2")
+        return int(pid) if pid else self.default_pid
+
+    def _call_line(self, m: re.Match[str], text: str, number: int) -> Frame | None:
+        pid = self._pid(m)
+        comm = m.group("comm1") or m.group("comm2")
+        time = _time(m.group("ts"))
+        body = text[m.start("name"):]
+        if body.endswith(_UNFINISHED):
+            self._pending[pid] = _Pending(body[: -len(_UNFINISHED)], number, time, comm)
+            return None
+        duration = None
+        if body.endswith(">"):
+            d = _DURATION.search(body)
+            if d is not None:
+                duration = float(d.group(1))
+                body = body[: d.start()]
+        if _COMPLETE.search(body, max(0, len(body) - 200)) is None:
+            # No `) = result` at the end: the traced program's output landed in the
+            # middle of this line.  Hold it; a following continuation completes it.
+            self._open = (pid, _Pending(body, number, time, comm))
+            return None
+        self.stats.frames += 1
+        return Frame("call", body, self.file, number, number, pid, comm, time, duration)
+
+    def _other_line(self, text: str, number: int) -> Iterator[Frame]:
+        stats = self.stats
+        m = _OTHER.match(text)
+        assert m is not None  # the pattern matches any string
+        body = m.group("body")
+        pid_text = m.group("pid1") or m.group("pid2")
+        pid = int(pid_text) if pid_text else self.default_pid
+        if body.startswith("<... "):
+            r = _RESUMED.match(body)
+            if r is not None:
+                yield from self._resumed(r, pid, m, number)
+                return
+        if body.startswith("--- "):
+            s = SIGNAL_LINE.match(body)
+            if s is not None:
+                stats.signals += 1
+                yield Frame("signal", body, self.file, number, number, pid,
+                            m.group("comm1") or m.group("comm2"), _time(m.group("ts")))
+                return
+        if body.startswith("+++ "):
+            e = EXIT_LINE.match(body)
+            if e is not None:
+                stats.exits += 1
+                yield from self._flush_pid(pid)
+                yield Frame("exit", body, self.file, number, number, pid,
+                            m.group("comm1") or m.group("comm2"), _time(m.group("ts")))
+                return
+        if _STRACE_MSG.match(text) or _STRACE_MSG.match(body):
+            stats.strace_messages += 1
+            return
+        if self._open is not None:
+            frame = self._continue_open(text, number)
+            if frame is not None:
+                yield frame
+                return
+        stats.note_output(self.file, number)
+
+    def _continue_open(self, text: str, number: int) -> Frame | None:
+        """Join a call line split by program output with the line that ends it."""
+        assert self._open is not None
+        pid, pending = self._open
+        tail = text
+        duration = None
+        d = _DURATION.search(tail)
+        if d is not None:
+            duration = float(d.group(1))
+            tail = tail[: d.start()]
+        if _COMPLETE.search(pending.text + tail) is None:
+            return None  # plain program output between the halves; keep waiting
+        self._open = None
+        self.stats.frames += 1
+        self.stats.note_output(self.file, number)  # part of this line was the program's
+        self.stats.program_output -= 1
+        return Frame("call", pending.text + tail, self.file, number, pending.line, pid,
+                     pending.comm, pending.time, duration, interleaved=True)
+
+    def _resumed(self, r: re.Match[str], pid: int | None, m: re.Match[str],
+                 number: int) -> Iterator[Frame]:
+        name = r.group("name")
+        pending = self._pending.pop(pid, None)
+        if pending is None:
+            if pid in self._skipped_pending:
+                self._skipped_pending.discard(pid)
+                self.stats.skipped += 1
+                return
+            if name in INTERESTING:
+                self.stats.warnings.append(Problem(
+                    self.file, number,
+                    f"{name} resumed without its start (the trace began mid-call?)",
+                ))
+            else:
+                self.stats.skipped += 1
+            return
+        if not pending.text.startswith(name + "("):
+            # Another call of this pid was pending: keep the log's word, report it.
+            self.stats.warnings.append(Problem(
+                self.file, number,
+                f"{name} resumed, but line {pending.line} left a different call unfinished",
+            ))
+            return
+        rest = r.group("rest")
+        duration = None
+        d = _DURATION.search(rest)
+        if d is not None:
+            duration = float(d.group(1))
+            rest = rest[: d.start()]
+        self.stats.frames += 1
+        text = pending.text + rest
+        yield Frame("call", text, self.file, number, pending.line, pid,
+                    pending.comm, pending.time, duration)
+
+    def _flush_pid(self, pid: int | None) -> Iterator[Frame]:
+        """A process exited with a call still unfinished: it never returned."""
+        pending = self._pending.pop(pid, None)
+        if pending is not None:
+            yield self._never_returned(pid, pending)
+
+    def _never_returned(self, pid: int | None, pending: _Pending) -> Frame:
+        self.stats.frames += 1
+        return Frame("call", pending.text.rstrip() + ") = ?", self.file, pending.line,
+                     pending.line, pid, pending.comm, pending.time)
+
+    def finish(self) -> Iterator[Frame]:
+        for pid, pending in sorted(self._pending.items(), key=lambda kv: kv[1].line):
+            yield self._never_returned(pid, pending)
+        self._pending.clear()
+        if self._open is not None:
+            _, pending = self._open
+            self.stats.unparsable.append(Problem(
+                self.file, pending.line, "call line without a result (cut off?)", pending.text
+            ))
+            self._open = None
+
+
+def ff_pid(path: str) -> int | None:
+    """The pid of a ``strace -ff -o trace`` file, from its ``.PID`` suffix."""
+    m = _FF_SUFFIX.search(path)
+    return int(m.group(1)) if m else None
+
+
+def frames_from_streams(
+    streams: list[tuple[str, BinaryIO]], stats: Stats
+) -> Iterator[Frame]:
+    """All frames of several inputs as one stream.
+
+    ``-ff`` files (names ending in ``.PID``) take their pid from the name.  When every
+    input carries absolute timestamps the streams are merged by time, so a process
+    tree split over files reads in the order things happened; otherwise inputs are
+    read one after another in the order given.
+    """
+    stats.files = [name for name, _ in streams]
+    iterators: list[Iterator[Frame]] = []
+    for index, (name, stream) in enumerate(streams):
+        pid = ff_pid(name) if len(streams) > 1 or _FF_SUFFIX.search(name) else None
+        framer = Framer(stats, index, default_pid=pid)
+        iterators.append(framer.frames(read_lines(stream, stats, index)))
+    if len(iterators) == 1:
+        yield from iterators[0]
+        return
+    yield from _merge_by_time(iterators)
+
+
+def _merge_by_time(iterators: list[Iterator[Frame]]) -> Iterator[Frame]:
+    """Merge per-file frame streams by timestamp, falling back to concatenation.
+
+    A frame without a time keeps its place behind the last timed frame of its file,
+    which is what strace itself would have printed.
+    """
+    def keyed(index: int, it: Iterator[Frame]) -> Iterator[tuple[float, int, int, Frame]]:
+        last = float("-inf")
+        for frame in it:
+            if frame.time is not None:
+                last = frame.time
+            yield (last, index, frame.line, frame)
+
+    for _, _, _, frame in heapq.merge(*(keyed(i, it) for i, it in enumerate(iterators))):
+        yield frame
+
+
+def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
+    """Open input paths (``-`` is stdin) for binary reading; one-line errors on failure."""
+    import sys
+
+    from bpfexplain.errors import InputError
+
+    opened: list[tuple[str, BinaryIO]] = []
+    for path in paths:
+        if path == "-":
+            opened.append(("<stdin>", sys.stdin.buffer))
+            continue
+        p = Path(path)
+        try:
+            if p.is_dir():
+                # a directory of `strace -ff -o DIR/trace` files
+                members = sorted(q for q in p.iterdir() if q.is_file() and _FF_SUFFIX.search(q.name))
+                if not members:
+                    raise InputError(f"{path}: a directory with no strace -ff files (NAME.PID) in it")
+                for q in members:
+                    opened.append((str(q), q.open("rb")))
+                continue
+            opened.append((path, p.open("rb")))
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except PermissionError:
+            raise InputError(f"{path}: permission denied") from None
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a directory") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return opened

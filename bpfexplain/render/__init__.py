@@ -1,0 +1,1 @@
+"""Renderers: one module per output format.  rich is used only here and in the CLI."""
