@@ -55,7 +55,10 @@ _UNFINISHED = " <unfinished ...>"
 _DURATION = re.compile(r"\s+<(\d+\.\d+)>$")
 _COMPLETE = re.compile(r"\)\s*=\s+(?:\?|-?[0-9])")
 SIGNAL_LINE = re.compile(r"--- (?P<sig>SIG[A-Z0-9+]+|\S+) (?P<info>.*?)\s*---$")
-EXIT_LINE = re.compile(r"\+\+\+ (?:exited with (?P<code>-?\d+)|killed by (?P<sig>\S+)(?P<core> \(core dumped\))?) \+\+\+$")
+EXIT_LINE = re.compile(
+    r"\+\+\+ (?:exited with (?P<code>-?\d+)"
+    r"|killed by (?P<sig>\S+)(?P<core> \(core dumped\))?) \+\+\+$"
+)
 _STRACE_MSG = re.compile(r"strace: |\[ Process PID=\d+ runs in |\[ ?Process \d+ ")
 _FF_SUFFIX = re.compile(r"\.(\d+)$")
 
@@ -411,9 +414,11 @@ def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
         try:
             if p.is_dir():
                 # a directory of `strace -ff -o DIR/trace` files
-                members = sorted(q for q in p.iterdir() if q.is_file() and _FF_SUFFIX.search(q.name))
+                members = sorted(
+                    q for q in p.iterdir() if q.is_file() and _FF_SUFFIX.search(q.name)
+                )
                 if not members:
-                    raise InputError(f"{path}: a directory with no strace -ff files (NAME.PID) in it")
+                    raise InputError(f"{path}: a directory with no 'strace -ff' files (NAME.PID)")
                 for q in members:
                     opened.append((str(q), q.open("rb")))
                 continue

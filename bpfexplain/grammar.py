@@ -23,7 +23,7 @@ _GRAMMAR_NAME = "strace.lark"
 
 def grammar_text() -> str:
     """The grammar's source: from the installed package, or from a source checkout."""
-    packaged = resources.files("bpfexplain").joinpath("grammar", _GRAMMAR_NAME)
+    packaged = resources.files("bpfexplain").joinpath("grammar").joinpath(_GRAMMAR_NAME)
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     # An editable install or a plain checkout: the grammar sits at the repo's top.
@@ -238,7 +238,7 @@ class SyntaxProblem(Exception):
 def parse_call_text(text: str) -> dict[str, Any]:
     """Parse ``NAME(args) = result`` into a dict of Call fields (name, args, result...)."""
     try:
-        result: dict[str, Any] = parser().parse(text)
+        result: dict[str, Any] = parser().parse(text)  # type: ignore[assignment]
     except UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         context = exc.get_context(text, span=30) if hasattr(exc, "get_context") else ""

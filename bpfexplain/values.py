@@ -83,7 +83,7 @@ class _ElidedType:
 Elided = _ElidedType()
 """strace's ``...``: fields or elements it chose not to print."""
 
-Value = Union[
+Value = Union[  # noqa: UP007 - a recursive alias needs the string forward references
     int, str, Sym, Flags, Fd, Commented, Truncated, Func, InOut, _ElidedType,
     list["Value"], dict[str, "Value"],
 ]
@@ -156,7 +156,7 @@ class Exit:
     core_dumped: bool = False
 
 
-Event = Union[Call, Signal, Exit]
+Event = Union[Call, Signal, Exit]  # noqa: UP007 - runtime alias, Python 3.10 needs Union
 
 
 # -- helpers the tracker uses to read values without caring how strace rendered them --
