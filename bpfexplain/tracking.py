@@ -316,7 +316,9 @@ class Tracker:
         for att in self.attachments:
             if att.ended_line is not None:
                 continue
-            if att.target is obj or att.link is obj:
+            # A link holds its perf event: only the link's release ends the attachment.
+            holder = att.link if att.link is not None else att.target
+            if holder is obj:
                 att.ended_line = line
                 att.end = "exit" if how == "exit" else "released"
 
@@ -334,10 +336,9 @@ class Tracker:
         if obj is not None:
             return obj
         kind = kind_hint
-        if isinstance(unwrap_fd(value), Fd):
-            annotated = _kind_from_annotation(unwrap_fd(value).path)  # type: ignore[union-attr]
-            if annotated:
-                kind = annotated
+        raw = unwrap_fd(value)
+        if isinstance(raw, Fd):
+            kind = _kind_from_annotation(raw.path) or kind
         self._counters[kind] += 1
         obj = Obj(id=f"{kind}-{self._counters[kind]}", kind=kind,
                   pid=self._tgid.get(pid, pid), fd=fd, line=call.line,
@@ -446,7 +447,8 @@ class Tracker:
 
     def on_clone(self, call: Call) -> None:
         flags: list[str | int] = []
-        for name, value in zip(call.arg_names or (), call.args):
+        # names come only with strace 6.16+; older logs are positional
+        for name, value in zip(call.arg_names, call.args, strict=False):
             if name == "flags":
                 flags = flag_names(value)
         if not flags:
@@ -574,14 +576,37 @@ class Tracker:
     on_fcntl64 = on_fcntl
 
     def on_openat(self, call: Call) -> None:
-        if not call.ok or call.result is None or len(call.args) < 2:
+        if len(call.args) < 2:
             return
         path = as_text(call.args[1]) or ""
+        if not call.ok or call.result is None:
+            self._open_failed(call, path)
+            return
         flags = flag_names(call.args[2]) if len(call.args) > 2 else []
         obj = self._new("file", call, None, "openat", name="")
         obj.path = path
         self._bind(call.pid, call.result, obj, call, cloexec="O_CLOEXEC" in flags)
         self.objects.remove(obj)  # files are context, not part of the eBPF graph
+
+    def _open_failed(self, call: Call, path: str) -> None:
+        """Loaders open tracefs/sysfs files to create probes; failing to is telling.
+
+        A missing PMU ``type`` file has a fallback (the legacy ``*probe_events``
+        files); when those fail too, the probe cannot be created at all.
+        """
+        if "/tracing/" not in path and "/event_source/" not in path:
+            return
+        name = path.rsplit("/", 1)[-1]
+        if name in ("kprobe_events", "uprobe_events"):
+            kind = name.split("_")[0]
+            why = (f"cannot create a {kind}: {path} is missing ({call.errno}); this kernel "
+                   f"has no {kind} support (or tracefs is not mounted), so a {kind} "
+                   "cannot be attached here")
+            self._fail(call, "openat", attrs={"path": path}).why = why
+            return
+        failure = self._fail(call, "openat", attrs={"path": path}, probe=True)
+        failure.why = (f"{path} could not be opened ({call.errno}); the loader tries "
+                       "another way")
 
     def on_open(self, call: Call) -> None:
         if call.args:
@@ -820,7 +845,13 @@ class Tracker:
         log = (call.deep or {}).get("verifier_log") or as_text(attr.get("log_buf"))
         if not call.ok or call.result is None:
             probe = _looks_like_probe_prog(attrs)
-            self._fail(call, cmd, attrs=attrs, detail=log or None, probe=probe)
+            failure = self._fail(call, cmd, attrs=attrs, detail=log or None, probe=probe)
+            if not log and call.errno in ("EACCES", "EINVAL") and call.deep is None:
+                failure.why += (
+                    "; strace prints the log buffer as the loader passed it in, before "
+                    "the verifier wrote its reasons: 'bpfexplain run --deep' reads them"
+                    if as_int(attrs.get("log_level")) else
+                    "; the loader asked for no verifier log (log_level=0)")
             return
         obj = self._new("prog", call, call.result, cmd, attrs=attrs, name=attrs["prog_name"])
         btf = self._lookup(call.pid, attr.get("prog_btf_fd"), call, "btf")
@@ -1287,6 +1318,10 @@ def _btf_feature(blob: str) -> str:
     return "basic BTF support"
 
 
+_BPFTRACE_KINDS = {"trace_fentry": "fentry", "trace_fexit": "fexit", "trace_raw_tp": "tp_btf",
+                   "lsm_mac": "lsm", "modify_return": "fmod_ret", "trace_iter": "iter"}
+
+
 def _link_attach_point(attach_type: Any, lc: dict[str, Any], target: Obj | None,
                        prog: Obj | None) -> str | None:
     if attach_type == "BPF_PERF_EVENT":
@@ -1303,9 +1338,7 @@ def _link_attach_point(attach_type: Any, lc: dict[str, Any], target: Obj | None,
         return f"uprobe:{path}" if path else "uprobe_multi"
     if isinstance(attach_type, str):
         short = kn.ATTACH_TYPE.short(attach_type).lower()
-        names = {"trace_fentry": "fentry", "trace_fexit": "fexit", "trace_raw_tp": "tp_btf",
-                 "lsm_mac": "lsm", "modify_return": "fmod_ret", "trace_iter": "iter"}
-        short = names.get(short, short)
+        short = _BPFTRACE_KINDS.get(short, short)
         if target is not None and target.path:
             return f"{short}:{target.path}"
         if prog is not None and prog.attrs.get("attach_btf_id"):

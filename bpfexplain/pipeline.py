@@ -1,0 +1,82 @@
+"""Wiring the stages: events → tracking → story, for files and for live runs.
+
+The CLI calls these; so can anyone using bpfexplain as a library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from bpfexplain.framing import Stats
+from bpfexplain.parser import parse_events
+from bpfexplain.resolve import Resolver
+from bpfexplain.story import Step, Story, build_story, step_for_action
+from bpfexplain.tracking import Action, Tracker
+from bpfexplain.values import Event
+
+
+def sidecar_for(path: str) -> Path | None:
+    """``trace.log`` → ``trace.meta.json`` or ``trace.log.meta.json``, when one exists."""
+    if path in ("-", "<stdin>"):
+        return None
+    p = Path(path)
+    for candidate in (p.with_suffix(".meta.json"), Path(str(p) + ".meta.json"),
+                      p.parent / (p.parent.name + ".meta.json") if p.parent.is_dir() else None):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    # `strace -ff` files live in a directory NAME/ beside NAME.meta.json
+    beside = p.parent.with_suffix(".meta.json")
+    return beside if beside.is_file() else None
+
+
+def make_resolver(paths: Iterable[str], *, tracepoint_ids: Path | None = None,
+                  local: bool = True, sidecars: bool = True) -> Resolver:
+    resolver = Resolver(local=local)
+    if tracepoint_ids is not None:
+        resolver.load_tracepoint_ids(tracepoint_ids)
+    if sidecars:
+        for path in paths:
+            sidecar = sidecar_for(path)
+            if sidecar is not None:
+                resolver.load_sidecar(sidecar)
+    return resolver
+
+
+def explain_streams(streams: list[tuple[str, BinaryIO]], stats: Stats, resolver: Resolver,
+                    *, detail: str = "default", strict: bool = False) -> Story:
+    names = [name for name, _ in streams]
+    tracker = Tracker(resolver, files=names)
+    for event in parse_events(streams, stats, strict=strict):
+        tracker.feed(event)
+    return build_story(tracker.lifecycle(), detail)
+
+
+class LiveExplainer:
+    """Explain while the loader runs: feed events, get steps worth printing now."""
+
+    def __init__(self, resolver: Resolver, files: list[str] | None = None):
+        self.tracker = Tracker(resolver, files=files or ["<live>"])
+
+    def feed(self, event: Event) -> list[Step]:
+        actions = self.tracker.feed(event)
+        return [step_for_action(a) for a in actions if _worth_telling_live(a)]
+
+    def story(self, detail: str = "default") -> Story:
+        return build_story(self.tracker.lifecycle(), detail)
+
+    def attached_count(self) -> int:
+        return sum(1 for a in self.tracker.attachments
+                   if a.ended_line is None and not a.probe)
+
+
+def _worth_telling_live(action: Action) -> bool:
+    """Live output tells the user's objects and what went wrong, not probe chatter."""
+    if action.kind in ("map_op", "next_id", "info", "dup", "mmap", "fork", "exec", "close"):
+        return False
+    if action.probe:
+        return False
+    if action.kind == "failure":
+        return action.failure is not None and not action.failure.expected
+    return True

@@ -1,0 +1,898 @@
+"""Explanation: turn a Lifecycle into a Story of phases and steps.
+
+No rich here and no printing: a story is data (text spans with semantic style names,
+line references, a graph) that each renderer lays out its own way.  Strings from the
+log (program and map names, paths, verifier logs) stay untouched here; renderers
+escape them.
+
+Detail levels:
+
+* ``brief``: the headline, the graph and what went wrong;
+* ``default``: phases with steps, repetition grouped (never hidden: counts and line
+  ranges are given), feature probes folded into one summary;
+* ``verbose``: every action its own step, probes unfolded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpfexplain import glossary
+from bpfexplain import knowledge as kn
+from bpfexplain.tracking import Action, Attachment, Failure, Lifecycle, Obj
+
+Span = tuple[str, "str | None"]
+"""A piece of text and its style name (``bpf.prog``, ``fd``...), or None for plain."""
+Spans = tuple[Span, ...]
+
+DETAILS = ("brief", "default", "verbose")
+
+PHASES: dict[str, str] = {
+    "start": "Starting",
+    "features": "Checking what this kernel supports",
+    "query": "Looking up existing eBPF objects",
+    "btf": "Loading type information (BTF)",
+    "maps": "Creating maps",
+    "output": "Opening the output channel",
+    "load": "Loading programs",
+    "attach": "Attaching programs to events",
+    "pin": "Pinning objects to the BPF filesystem",
+    "run": "Running",
+    "results": "Reading the results",
+    "teardown": "Tearing down",
+    "exit": "Exit",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    lines: tuple[int, ...]
+    text: Spans
+    kind: str
+    probe: bool = False
+    file: int = 0
+    extra: tuple[str, ...] = ()
+    """Further lines of literal log text (a verifier log), shown under the step."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    title: str
+    steps: tuple[Step, ...]
+    intro: tuple[str, ...] = ()
+    """Plain-language explanations of concepts met here for the first time."""
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return tuple(sorted({n for s in self.steps for n in s.lines}))
+
+
+@dataclass(frozen=True)
+class Section:
+    """The phases of one process (there is one section when one process did it all)."""
+
+    pid: int | None
+    title: Spans
+    phases: tuple[Phase, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    label: Spans
+    children: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    lines: tuple[int, ...]
+    text: Spans
+    why: str
+    detail: tuple[str, ...] = ()
+    probe: bool = False
+
+
+@dataclass(frozen=True)
+class Story:
+    headline: Spans
+    sections: tuple[Section, ...]
+    graph: tuple[Node, ...]
+    problems: tuple[Problem, ...]
+    footer: tuple[str, ...]
+    detail: str
+    lifecycle: Lifecycle = field(repr=False, compare=False)
+    terms: tuple[str, ...] = ()
+    """Glossary terms the story used, in order of first use (for handouts)."""
+
+
+# --------------------------------------------------------------------------------
+# small text helpers
+
+
+def cite(lines: Iterable[int]) -> str:
+    """``L27``, ``L19-21``, ``L1-16, 25-26``: compact line references."""
+    ordered = sorted(set(lines))
+    if not ordered:
+        return ""
+    ranges: list[tuple[int, int]] = []
+    start = prev = ordered[0]
+    for n in ordered[1:]:
+        if n == prev + 1:
+            prev = n
+            continue
+        ranges.append((start, prev))
+        start = prev = n
+    ranges.append((start, prev))
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
+    if len(parts) > 4:
+        parts = [*parts[:3], "…", parts[-1]]
+    return "L" + ", ".join(parts)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def _obj_style(obj: Obj) -> str:
+    return {"prog": "bpf.prog", "map": "bpf.map", "btf": "bpf.btf",
+            "perf_event": "bpf.perf", "link": "bpf.link",
+            "raw_tracepoint": "bpf.link"}.get(obj.kind, "bpf.other")
+
+
+def name_spans(obj: Obj) -> Spans:
+    """``program "sys_enter"`` with the name styled; the name stays literal."""
+    noun = {"prog": "program", "map": "map", "btf": "BTF", "perf_event": "perf event",
+            "link": "link", "raw_tracepoint": "raw tracepoint link", "iter": "iterator",
+            "pinned": "pinned object"}.get(obj.kind, "fd")
+    if obj.name:
+        return ((noun + " ", None), (f'"{obj.name}"', _obj_style(obj)))
+    if obj.kind == "perf_event" and obj.attach_point:
+        return ((noun + " ", None), (obj.attach_point, "bpf.point"))
+    if obj.kind in ("link", "raw_tracepoint") and obj.attach_point:
+        return ((noun + " to ", None), (obj.attach_point, "bpf.point"))
+    if obj.fd is not None:
+        return ((f"{noun} ", None), (f"fd {obj.fd}", "fd"))
+    return ((noun, None),)
+
+
+def fd_span(fd: int | None) -> Span:
+    return (f"fd {fd}", "fd")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str):
+        return kn.short_name(value)
+    return str(value)
+
+
+def point_text(obj: Obj) -> str | None:
+    return obj.attach_point
+
+
+# --------------------------------------------------------------------------------
+# the builder
+
+
+class _Builder:
+    def __init__(self, lc: Lifecycle, detail: str):
+        self.lc = lc
+        self.detail = detail
+        self.verbose = detail == "verbose"
+        self.terms: list[str] = []
+        self._introduced: set[str] = set()
+
+    # concepts
+
+    def concept(self, term: str) -> str | None:
+        """The glossary's words for a term, the first time the story needs it."""
+        if term in self._introduced:
+            return None
+        entry = glossary.lookup(term)
+        if entry is None:
+            return None
+        self._introduced.add(term)
+        self.terms.append(entry.term)
+        return entry.summary
+
+    def use(self, term: str) -> None:
+        entry = glossary.lookup(term)
+        if entry is not None and entry.term not in self.terms:
+            self.terms.append(entry.term)
+
+    # phases
+
+    def phase_of(self, action: Action, stop_line: int | None) -> str:
+        kind = action.kind
+        obj = action.obj
+        after_stop = stop_line is not None and action.line > stop_line
+        if action.probe:
+            return "features"
+        if kind in ("fork", "exec"):
+            return "start"
+        if kind == "failure":
+            failure = action.failure
+            assert failure is not None
+            call = failure.call
+            if call == "BPF_PROG_LOAD":
+                return "load"
+            if call in ("BPF_MAP_CREATE",):
+                return "maps"
+            if call in ("BPF_LINK_CREATE", "perf_event_open", "PERF_EVENT_IOC_SET_BPF",
+                        "BPF_RAW_TRACEPOINT_OPEN", "BPF_PROG_ATTACH",
+                        "PERF_EVENT_IOC_ENABLE"):
+                return "attach"
+            if call.startswith("BPF_MAP_"):
+                return "results" if after_stop else "maps"
+            if call in ("BPF_OBJ_PIN", "BPF_OBJ_GET"):
+                return "pin"
+            return "features" if not self._real_before(action.line) else "query"
+        if kind == "next_id" and action.detail.get("cmd") == "BPF_BTF_GET_NEXT_ID":
+            return "features"  # walking BTF ids: looking for the kernel's own BTF
+        if kind in ("reopen", "info", "next_id", "bpf", "create"):
+            if obj is not None and obj.kind in ("map", "prog", "link") and kind == "create":
+                return {"map": "maps", "prog": "load", "link": "attach"}[obj.kind]
+            if kind == "info" and obj is not None and obj.kind in ("prog", "map", "btf") \
+                    and obj.via not in ("BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID",
+                                        "BPF_BTF_GET_FD_BY_ID", "(before the trace)"):
+                return {"prog": "load", "map": "maps", "btf": "btf"}[obj.kind]
+            return "query"
+        if kind == "btf_load":
+            return "btf"
+        if kind == "map_create":
+            return "maps"
+        if kind in ("prog_load", "bind_map"):
+            return "load"
+        if kind == "perf_open":
+            assert obj is not None
+            if obj.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT":
+                return "output"
+            return "attach"
+        if kind == "mmap":
+            return "output"
+        if kind == "map_op":
+            if action.detail.get("perf") is not None:
+                return "output"
+            if after_stop:
+                return "results"
+            op = action.detail.get("op", "")
+            return "maps" if op in ("UPDATE_ELEM", "FREEZE", "UPDATE_BATCH") \
+                and not self._attached_before(action.line) else "run"
+        if kind == "enable":
+            assert obj is not None
+            if obj.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT":
+                return "output"
+            return "attach"
+        if kind in ("attach",):
+            return "attach"
+        if kind in ("pin", "obj_get"):
+            return "pin"
+        if kind in ("signal", "test_run"):
+            return "run"
+        if kind in ("disable", "close", "detach", "dup"):
+            return "teardown" if after_stop or kind != "dup" else "load"
+        if kind == "exit":
+            return "exit"
+        return "run"
+
+    def _real_before(self, line: int) -> bool:
+        return any(not o.probe and o.known and o.line < line and o.kind in ("prog", "map")
+                   for o in self.lc.objects)
+
+    def _attached_before(self, line: int) -> bool:
+        return any(a.line < line for a in self.lc.attachments)
+
+    # steps
+
+    def step_text(self, action: Action) -> tuple[Spans, tuple[str, ...]]:
+        kind = action.kind
+        obj = action.obj
+        d = action.detail
+        if kind == "prog_load" and obj is not None:
+            attrs = obj.attrs
+            count = attrs.get("insn_cnt")
+            spans: list[Span] = [*name_spans(obj), (", type ", None),
+                                 (_short(attrs.get("prog_type")), "bpf.type")]
+            if count is not None:
+                spans.append((f", {plural(count, 'instruction')}", None))
+            spans += [(" → ", None), fd_span(obj.fd)]
+            extra: tuple[str, ...] = ()
+            if obj.deep.get("prog_id") is not None:
+                spans.append((f" (kernel id {obj.deep['prog_id']})", None))
+            if self.verbose and obj.deep.get("verifier_log"):
+                extra = tuple(str(obj.deep["verifier_log"]).splitlines()[:40])
+            return tuple(spans), extra
+        if kind == "map_create" and obj is not None:
+            a = obj.attrs
+            spans = [*name_spans(obj), (" ", None), (_short(a.get("map_type")), "bpf.type")]
+            if a.get("key_size") or a.get("value_size"):
+                spans.append((f", key {a.get('key_size')} B → value {a.get('value_size')} B",
+                              None))
+            if a.get("max_entries") is not None:
+                spans.append((f", {plural(a['max_entries'], 'entry', 'entries')}", None))
+            spans += [(" → ", None), fd_span(obj.fd)]
+            return tuple(spans), ()
+        if kind == "btf_load" and obj is not None:
+            size = obj.attrs.get("btf_size")
+            return ((f"type information (BTF, {size} bytes) → ", None), fd_span(obj.fd)), ()
+        if kind == "perf_open" and obj is not None:
+            return self._perf_open_text(obj), ()
+        if kind == "attach" and action.attachment is not None:
+            return self._attach_text(action.attachment), ()
+        if kind in ("enable", "disable") and obj is not None:
+            verb = "switched on" if kind == "enable" else "switched off"
+            ioctl = "PERF_EVENT_IOC_ENABLE" if kind == "enable" else "PERF_EVENT_IOC_DISABLE"
+            spans = [(f"ioctl({obj.fd}, {ioctl}): ", None), *name_spans(obj),
+                     (f" is {verb}", None)]
+            if kind == "enable" and obj.attachments:
+                spans.append(("; its program now runs each time the event fires", None))
+            return tuple(spans), ()
+        if kind == "map_op" and obj is not None:
+            op = d.get("op", "")
+            perf = d.get("perf")
+            if perf is not None:
+                how = " (inferred: strace shows only pointers)" if d.get("inferred") else ""
+                return (("stored ", None), *name_spans(perf), (f" (fd {perf.fd}) in ", None),
+                        *name_spans(obj), (how, "dim")), ()
+            return ((f"{op} on ", None), *name_spans(obj)), ()
+        if kind == "close" and obj is not None:
+            return (("closed ", None), fd_span(self._fd_of(action)), (": ", None),
+                    *name_spans(obj), (self._close_note(obj), None)), ()
+        if kind == "failure" and action.failure is not None:
+            f = action.failure
+            return ((f"{f.call} failed with ", None), (f.errno, "errno"), (": ", None),
+                    (f.why, None)), self._failure_detail(f)
+        if kind == "test_run" and obj is not None:
+            return (("ran ", None), *name_spans(obj),
+                    (" once with BPF_PROG_TEST_RUN", None),
+                    (f" (it returned {d.get('retval')})" if d.get("retval") is not None
+                     else "", None)), ()
+        if kind == "signal":
+            sender = (d.get("info") or {}).get("si_pid")
+            src = f" from pid {sender}" if sender else ""
+            return ((d.get("signal", "signal"), "signal"), (f" arrived{src}", None)), ()
+        if kind == "exit":
+            if d.get("signal"):
+                return (("killed by ", None), (str(d["signal"]), "signal")), ()
+            return ((f"exited with status {d.get('code')}", None),), ()
+        if kind == "mmap" and obj is not None:
+            return (("mapped ", None), (f"{d.get('size', 0):,} bytes", None),
+                    (" of ", None), *name_spans(obj), (" into memory", None)), ()
+        if kind == "pin":
+            target = name_spans(obj) if obj is not None else (("an object", None),)
+            return (("pinned ", None), *target, (" at ", None),
+                    (str(d.get("path")), "path")), ()
+        if kind == "obj_get" and obj is not None:
+            return (("opened the pinned object at ", None), (str(d.get("path")), "path"),
+                    (" → ", None), fd_span(obj.fd)), ()
+        if kind == "reopen" and obj is not None:
+            ident = next(iter(obj.attrs.values()), None)
+            return ((f"{d.get('cmd')}: opened existing {obj.kind} id {ident} → ", None),
+                    fd_span(obj.fd)), ()
+        if kind == "next_id":
+            return ((f"{d.get('cmd')}: next id {d.get('next_id')}", None),), ()
+        if kind == "info" and obj is not None:
+            return (("asked the kernel for information on ", None), *name_spans(obj)), ()
+        if kind == "bind_map":
+            if obj is not None and action.other is not None:
+                return (("bound ", None), *name_spans(action.other), (" to ", None),
+                        *name_spans(obj)), ()
+            return (("BPF_PROG_BIND_MAP: bound a map to a program (this strace prints only "
+                     "a pointer, so which ones is not shown)", None),), ()
+        if kind == "fork":
+            return ((f"started process {d.get('child')}", None),), ()
+        if kind == "exec":
+            argv = " ".join(d.get("argv") or []) or str(d.get("command"))
+            return (("runs ", None), (argv, "path")), ()
+        if kind == "dup" and obj is not None:
+            return ((f"duplicated fd {d.get('old')} as fd {d.get('new')}: ", None),
+                    *name_spans(obj)), ()
+        if kind == "detach":
+            return (("detached ", None), *(name_spans(obj) if obj else (("a program", None),))), ()
+        cmd = d.get("cmd") or kind
+        tail: Spans = ((" on ", None), *name_spans(obj)) if obj is not None else ()
+        return ((str(cmd), None), *tail), ()
+
+    def _fd_of(self, action: Action) -> int | None:
+        obj = action.obj
+        return obj.fd if obj is not None else None
+
+    def _close_note(self, obj: Obj) -> str:
+        if obj.refs > 0:
+            return " (another fd still holds it)"
+        if obj.kind == "prog" and obj.attachments:
+            return " (the attachment keeps the program alive until it is released)"
+        return ""
+
+    def _failure_detail(self, f: Failure) -> tuple[str, ...]:
+        if not f.detail:
+            return ()
+        lines = f.detail.splitlines()
+        return tuple(lines if self.verbose or not f.probe else lines[:12])
+
+    def _perf_open_text(self, obj: Obj) -> Spans:
+        a = obj.attrs
+        spans: list[Span] = [("perf_event_open(", None)]
+        ptype = a.get("type")
+        config = a.get("config")
+        if ptype == "PERF_TYPE_TRACEPOINT":
+            spans.append((f"TRACEPOINT id {config}", None))
+            if obj.attach_point:
+                spans += [(" = ", None), (obj.attach_point.split(":", 1)[1], "bpf.point")]
+                if obj.attach_source == "local":
+                    spans.append((" (name resolved on this machine)", "dim"))
+            else:
+                spans.append((" (name unknown: give --tracepoint-ids)", "dim"))
+        elif isinstance(ptype, int):
+            spans.append((f"dynamic PMU type {ptype}", None))
+            if obj.attach_point:
+                spans += [(" = ", None), (obj.attach_point, "bpf.point")]
+            if obj.attach_point and obj.attach_point.split(":")[0] in ("uprobe", "uretprobe",
+                                                                       "kprobe", "kretprobe") \
+                    and ":" not in obj.attach_point:
+                spans.append((" (strace shows only a pointer to its target; --deep reads it)",
+                              "dim"))
+        else:
+            spans.append((f"{_short(ptype)} {_short(config)}", None))
+        pid = a.get("pid")
+        cpu = a.get("cpu")
+        who = "all processes" if pid == -1 else f"pid {pid}"
+        where = "any CPU" if cpu == -1 else f"cpu {cpu}"
+        spans += [(f", {who}, {where}) → ", None), fd_span(obj.fd)]
+        return tuple(spans)
+
+    def _attach_text(self, att: Attachment) -> Spans:
+        prog = att.prog
+        point: list[Span] = [(att.attach_point, "bpf.point")] if att.attach_point else \
+            [("an event bpfexplain cannot name", "dim")]
+        if att.via == "PERF_EVENT_IOC_SET_BPF":
+            target = att.target
+            return ((f"ioctl({target.fd if target else '?'}, PERF_EVENT_IOC_SET_BPF, "
+                     f"{prog.fd}): ", None), *name_spans(prog),
+                    (" will run each time ", None), *point, (" fires", None))
+        if att.via == "BPF_LINK_CREATE":
+            link = att.link
+            return (("BPF_LINK_CREATE: ", None), *name_spans(prog), (" attached to ", None),
+                    *point, (f" ({_short(att.attach_type)}) through a link → ", None),
+                    fd_span(link.fd if link else None))
+        if att.via == "BPF_RAW_TRACEPOINT_OPEN":
+            link = att.link
+            return (("BPF_RAW_TRACEPOINT_OPEN: ", None), *name_spans(prog),
+                    (" attached to ", None), *point, (" → ", None),
+                    fd_span(link.fd if link else None))
+        return ((f"{att.via}: ", None), *name_spans(prog), (" attached to ", None), *point)
+
+    # grouping
+
+    def steps_for(self, key: str, actions: list[Action]) -> tuple[list[Step], list[str]]:
+        """Steps of one phase, with repetition grouped unless verbose."""
+        intro: list[str] = []
+        steps: list[Step] = []
+        if key == "features" and not self.verbose:
+            return self._features_summary(actions), self._intro(key, actions)
+        if key == "output" and not self.verbose:
+            grouped = self._output_group(actions)
+            if grouped is not None:
+                return grouped, self._intro(key, actions)
+        if key == "results" and not self.verbose:
+            return self._results_group(actions), self._intro(key, actions)
+        intro = self._intro(key, actions)
+        run: list[Action] = []
+
+        def flush() -> None:
+            if not run:
+                return
+            if len(run) > 2 and not self.verbose:
+                steps.append(self._group(run))
+            else:
+                for a in run:
+                    text, extra = self.step_text(a)
+                    steps.append(Step((a.line,), text, a.kind, a.probe, a.file, extra))
+            run.clear()
+
+        for action in actions:
+            if run and not _same_group(run[-1], action):
+                flush()
+            run.append(action)
+        flush()
+        return steps, intro
+
+    def _group(self, run: list[Action]) -> Step:
+        first = run[0]
+        lines = tuple(a.line for a in run)
+        kind = first.kind
+        objs = [a.obj for a in run if a.obj is not None]
+        if kind == "close":
+            kinds = Counter(o.kind for o in objs)
+            what = ", ".join(plural(n, {"prog": "program", "map": "map", "btf": "BTF object",
+                                        "perf_event": "perf event", "link": "link"}
+                                    .get(k, k + " fd")) for k, n in kinds.items())
+            return Step(lines, ((f"closed {len(run)} fds ({what}): ", None),
+                                (", ".join(str(o.fd) for o in objs), "fd")), kind)
+        if kind == "disable":
+            return Step(lines, ((f"switched off {plural(len(run), 'perf event')} with "
+                                 "PERF_EVENT_IOC_DISABLE: fds ", None),
+                                (", ".join(str(o.fd) for o in objs), "fd")), kind)
+        if kind == "map_op":
+            ops = Counter(a.detail.get("op", "?") for a in run)
+            return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
+                                 None), *name_spans(objs[0])), kind)
+        # anything else: the first one told, the rest counted
+        text, extra = self.step_text(first)
+        return Step(lines, (*text, (f" (and {len(run) - 1} more like it)", "dim")), kind,
+                    first.probe, first.file, extra)
+
+    def _features_summary(self, actions: list[Action]) -> list[Step]:
+        probes = [a for a in actions if a.obj is not None and a.obj.probe
+                  and a.kind in ("prog_load", "map_create", "btf_load", "reopen")]
+        failures = [a for a in actions if a.kind == "failure"]
+        lines = tuple(a.line for a in actions)
+        features: list[str] = []
+        seen: set[str] = set()
+        for a in probes:
+            feature = a.obj.feature if a.obj is not None else None
+            if feature and feature not in seen:
+                seen.add(feature)
+                features.append(feature)
+        counts = Counter(a.obj.kind for a in probes if a.obj is not None)
+        made = ", ".join(plural(n, {"prog": "test program", "map": "test map",
+                                    "btf": "BTF object"}.get(k, k)) for k, n in counts.items())
+        steps: list[Step] = []
+        text: list[Span] = [(f"{plural(len(actions), 'call')}", None)]
+        if made:
+            text.append((f": {made}, made only to test the kernel and then released", None))
+        steps.append(Step(lines, tuple(text), "probes", True))
+        if features:
+            steps.append(Step((), (("checked: " + "; ".join(features), None),), "probes", True))
+        for a in failures:
+            f = a.failure
+            assert f is not None
+            if f.expected and not self.verbose:
+                continue
+            if f.probe:
+                steps.append(Step((a.line,), ((f"{f.call}: ", None), (f.errno, "errno"),
+                                              (" — expected on some kernels; the loader "
+                                               "falls back. " + f.why, None)), "failure",
+                                  True, a.file))
+            else:
+                text2, extra = self.step_text(a)
+                steps.append(Step((a.line,), text2, "failure", False, a.file, extra))
+        return steps
+
+    def _output_group(self, actions: list[Action]) -> list[Step] | None:
+        perfs = [a.obj for a in actions if a.kind == "perf_open" and a.obj is not None]
+        if not perfs:
+            return None
+        maps = {id(p.output_map): p.output_map for p in perfs if p.output_map is not None}
+        target: list[Span] = []
+        if maps:
+            m = next(iter(maps.values()))
+            assert m is not None
+            target = [(", and stored in ", None), *name_spans(m)]
+        mmapped = any(a.kind == "mmap" for a in actions)
+        cpus = [p.attrs.get("cpu") for p in perfs]
+        head: list[Span] = [(f"For each of the {plural(len(perfs), 'CPU')} a software perf "
+                             "event of kind BPF_OUTPUT is opened", None)]
+        if mmapped:
+            head.append((", its buffer mapped into memory", None))
+        head.append((", enabled" if any(a.kind == "enable" for a in actions) else "", None))
+        head += target
+        head.append((", so programs can send records (printf, events) to user space.", None))
+        per_cpu: list[Span] = []
+        for perf, cpu in zip(perfs, cpus, strict=True):
+            mine = [a.line for a in actions if a.obj is perf or a.detail.get("perf") is perf]
+            if per_cpu:
+                per_cpu.append((" · ", None))
+            per_cpu += [(f"{cite(mine)} cpu {cpu} → ", None), fd_span(perf.fd)]
+        lines = tuple(a.line for a in actions)
+        return [Step(lines, tuple(head), "output"), Step((), tuple(per_cpu), "output")]
+
+    def _results_group(self, actions: list[Action]) -> list[Step]:
+        steps: list[Step] = []
+        by_map: dict[int, list[Action]] = defaultdict(list)
+        others: list[Action] = []
+        for a in actions:
+            expected_map_failure = (
+                a.kind == "failure" and a.obj is not None and a.obj.kind == "map"
+                and a.failure is not None and a.failure.expected
+            )
+            if (a.kind == "map_op" and a.obj is not None) or expected_map_failure:
+                by_map[id(a.obj)].append(a)
+            else:
+                others.append(a)
+        for group in by_map.values():
+            m = group[0].obj
+            assert m is not None
+            ops: Counter[str] = Counter()
+            enoent = 0
+            for a in group:
+                if a.kind == "failure":
+                    assert a.failure is not None
+                    ops[a.failure.call.replace("BPF_MAP_", "")] += 1
+                    enoent += 1
+                else:
+                    ops[a.detail.get("op", "?")] += 1
+            text: list[Span] = [("read ", None), *name_spans(m), (": ", None),
+                                (" + ".join(f"{n} {op}" for op, n in ops.items()), None)]
+            if enoent:
+                text.append((f" ({plural(enoent, 'ENOENT')} just end the walk: no more keys)",
+                             "dim"))
+            steps.append(Step(tuple(a.line for a in group), tuple(text), "map_read"))
+        for a in others:
+            text2, extra = self.step_text(a)
+            steps.append(Step((a.line,), text2, a.kind, a.probe, a.file, extra))
+        steps.sort(key=lambda s: s.lines[0] if s.lines else 0)
+        return steps
+
+    def _intro(self, key: str, actions: list[Action]) -> list[str]:
+        terms = {
+            "features": ["feature probe"],
+            "btf": ["BTF"],
+            "maps": ["map"],
+            "output": ["perf buffer"],
+            "load": ["eBPF program", "verifier"],
+            "attach": ["perf event", "PERF_EVENT_IOC_SET_BPF"],
+            "pin": ["pin"],
+        }.get(key, [])
+        if key == "attach":
+            if any(a.kind == "attach" and a.attachment is not None
+                   and a.attachment.via != "PERF_EVENT_IOC_SET_BPF" for a in actions):
+                terms.append("link")
+            if not any(a.kind == "attach" and a.attachment is not None
+                       and a.attachment.via == "PERF_EVENT_IOC_SET_BPF" for a in actions):
+                terms = [t for t in terms if t != "PERF_EVENT_IOC_SET_BPF"]
+        if key == "output" and any(
+            a.obj is not None and a.obj.attrs.get("map_type") == "BPF_MAP_TYPE_RINGBUF"
+            for a in actions
+        ):
+            terms = ["ring buffer"]
+        out = []
+        for term in terms:
+            text = self.concept(term)
+            if text:
+                out.append(text)
+        return out
+
+    # whole story
+
+    def build(self) -> Story:
+        lc = self.lc
+        sections = self._sections()
+        graph = self._graph()
+        problems = self._problems()
+        return Story(self._headline(), sections, graph, problems, self._footer(), self.detail,
+                     lc, tuple(self.terms))
+
+    def _stop_line(self, actions: Sequence[Action]) -> int | None:
+        for a in actions:
+            if a.kind == "signal" and a.detail.get("signal") not in ("SIGCHLD", "SIGCONT",
+                                                                   "SIGWINCH", "SIGPIPE"):
+                return a.line
+            if a.kind == "disable" and a.obj is not None and a.obj.attachments:
+                return a.line
+        return None
+
+    def _sections(self) -> tuple[Section, ...]:
+        by_proc: dict[int | None, list[Action]] = defaultdict(list)
+        for a in self.lc.actions:
+            proc = self._tgid(a.pid)
+            by_proc[proc].append(a)
+        interesting = [p for p, acts in by_proc.items()
+                       if any(a.kind not in ("fork", "exec", "exit", "signal") for a in acts)]
+        if not interesting:
+            interesting = list(by_proc)[:1]
+        sections = []
+        for pid in interesting:
+            actions = by_proc[pid]
+            stop = self._stop_line(actions)
+            buckets: dict[str, list[Action]] = defaultdict(list)
+            for a in actions:
+                key = self.phase_of(a, stop)
+                if key == "start" and not self.verbose:
+                    continue
+                buckets[key].append(a)
+            phases = []
+            # Feature checks first (they are background), the rest in the order they
+            # began, so the story reads like the log.
+            order = sorted((k for k in PHASES if buckets.get(k)),
+                           key=lambda k: (k != "features", k == "exit",
+                                          min(a.line for a in buckets[k])))
+            for key in order:
+                steps, intro = self.steps_for(key, buckets[key])
+                phases.append(Phase(key, PHASES[key], tuple(steps), tuple(intro)))
+            process = self.lc.processes.get(pid)
+            label: Spans = ((process.command if process and process.command else "process",
+                             "proc"),
+                            (f" (pid {pid})" if pid is not None else "", None))
+            sections.append(Section(pid, label, tuple(phases)))
+        return tuple(sections)
+
+    def _tgid(self, pid: int | None) -> int | None:
+        for proc in self.lc.processes.values():
+            if proc.pid == pid:
+                return proc.tgid
+        return pid
+
+    def _headline(self) -> Spans:
+        lc = self.lc
+        progs = lc.real_programs()
+        atts = [a for a in lc.attachments if not a.probe]
+        points = sorted({a.attach_point or "?" for a in atts})
+        maps = [o for o in lc.objects if o.kind == "map" and not o.probe and o.known]
+        outputs = [o for o in lc.objects if o.kind == "perf_event" and
+                   o.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT"]
+        procs = [p for p in lc.processes.values() if p.command]
+        doers = [p for p in lc.processes.values()
+                 if any(o.pid == p.tgid for o in lc.objects)] or list(lc.processes.values())
+        if procs and doers and doers[0].command:
+            procs = doers
+        who = procs[0].command if procs else ("process" if doers else "the traced program")
+        pid = procs[0].pid if procs else (doers[0].pid if doers else None)
+        parts = [plural(len(progs), "program")]
+        if atts:
+            parts[0] += f" attached to {plural(len(points), 'event')}"
+        if maps:
+            parts.append(plural(len(maps), "map"))
+        if outputs:
+            parts.append(f"1 output channel ({plural(len(outputs), 'per-CPU buffer')})")
+        real_failures = [f for f in lc.failures if not f.probe]
+        if real_failures:
+            parts.append(plural(len(real_failures), "failure"))
+        head: list[Span] = [(who or "?", "proc")]
+        if pid is not None:
+            head.append((f" (pid {pid})", None))
+        head.append((": " + ", ".join(parts), None))
+        return tuple(head)
+
+    def _graph(self) -> tuple[Node, ...]:
+        lc = self.lc
+        nodes: list[Node] = []
+        for prog in lc.objects:
+            if prog.kind != "prog" or (prog.probe and not self.verbose):
+                continue
+            label: list[Span] = [*name_spans(prog), (f" ({_short(prog.attrs.get('prog_type'))}",
+                                                      None)]
+            if prog.attrs.get("insn_cnt") is not None:
+                label.append((f", {prog.attrs['insn_cnt']} insns", None))
+            label.append((f", fd {prog.fd}, L{prog.line})", None))
+            if prog.probe:
+                label.append((" [probe]", "dim"))
+            children: list[Node] = []
+            for att in prog.attachments:
+                children.append(self._attachment_node(att))
+            if not prog.attachments:
+                if prog.test_runs:
+                    children.append(Node((("run once with BPF_PROG_TEST_RUN at ", None),
+                                          (cite(prog.test_runs), None),
+                                          (" (never attached to an event)", None))))
+                elif prog.known:
+                    children.append(Node((("not attached to anything in this log", "dim"),)))
+            if prog.maps:
+                children.append(Node((("uses maps: ", None),
+                                      *_join([name_spans(m) for m in prog.maps]))))
+            if prog.btf is not None:
+                children.append(Node((("BTF ", None), fd_span(prog.btf.fd),
+                                      (f" (L{prog.btf.line})", None))))
+            children.append(Node(self._ending(prog)))
+            nodes.append(Node(tuple(label), tuple(children)))
+        maps = [o for o in lc.objects if o.kind == "map" and (self.verbose or not o.probe)]
+        if maps:
+            children2 = []
+            for m in maps:
+                label2: list[Span] = [*name_spans(m), (f" ({_short(m.attrs.get('map_type'))}",
+                                                       None)]
+                if m.outputs:
+                    label2.append((" ← perf fds " + ", ".join(str(p.fd) for p in m.outputs),
+                                   None))
+                label2.append((f", fd {m.fd}, L{m.line})", None))
+                if m.btf is not None:
+                    label2.append((" with BTF", "dim"))
+                children2.append(Node(tuple(label2)))
+            nodes.append(Node((("maps", None),), tuple(children2)))
+        pins = lc.pins
+        if pins:
+            nodes.append(Node((("pins", None),), tuple(
+                Node(((p.path, "path"), (" ← ", None),
+                      *(name_spans(p.obj) if p.obj else (("?", None),)),
+                      (f" (L{p.line}, {p.via})", None))) for p in pins)))
+        return tuple(nodes)
+
+    def _attachment_node(self, att: Attachment) -> Node:
+        point: Span = (att.attach_point, "bpf.point") if att.attach_point else \
+            ("an unnamed event", "dim")
+        target = att.target
+        where: list[Span] = [(f"{att.via} → ", None), point]
+        if target is not None and target.kind == "perf_event":
+            cpu = target.attrs.get("cpu")
+            where.append((f" (perf fd {target.fd}" + (f", cpu {cpu}" if cpu not in (None, -1)
+                                                      else "") + ")", None))
+        if att.link is not None and att.link is not target:
+            where.append((f" link fd {att.link.fd}", None))
+        status: list[str] = []
+        if att.enabled_line is not None:
+            status.append(f"enabled L{att.enabled_line}" if att.via ==
+                          "PERF_EVENT_IOC_SET_BPF" else f"live from L{att.enabled_line}")
+        else:
+            status.append("never enabled")
+        if att.ended_line is not None and att.end != "released":
+            status.append(f"{att.end} L{att.ended_line}")
+        end = self._release_of(att)
+        if end:
+            status.append(end)
+        return Node(tuple(where), (Node(((" · ".join(status), None),)),))
+
+    def _release_of(self, att: Attachment) -> str:
+        holder = att.link or att.target
+        if holder is None:
+            return ""
+        if holder.end == "exit":
+            return "released at exit"
+        if holder.closed_line is not None:
+            return f"released L{holder.closed_line}"
+        return "still attached when the log ends"
+
+    def _ending(self, obj: Obj) -> Spans:
+        if obj.closed_line is None:
+            return (("still loaded when the log ends", "dim"),)
+        how = {"close": "closed", "exit": "released when the process exited",
+               "exec": "released by execve (close-on-exec)",
+               "reused": "released (its fd number was reused)"}.get(obj.end or "", obj.end or "")
+        return ((f"{how} L{obj.closed_line}", "dim"),)
+
+    def _problems(self) -> tuple[Problem, ...]:
+        out = []
+        for f in self.lc.failures:
+            if f.probe and not self.verbose:
+                continue
+            what: list[Span] = [(f.call, None), (" failed with ", None), (f.errno, "errno")]
+            if f.subject is not None:
+                what += [(" for ", None), *name_spans(f.subject)]
+            elif f.attrs.get("prog_name"):
+                what += [(" for program ", None), (f'"{f.attrs["prog_name"]}"', "bpf.prog")]
+            out.append(Problem((f.line,), tuple(what), f.why, self._failure_detail(f), f.probe))
+        return tuple(out)
+
+    def _footer(self) -> tuple[str, ...]:
+        lc = self.lc
+        probes = sum(1 for o in lc.objects if o.probe)
+        probe_failures = sum(1 for f in lc.failures if f.probe)
+        real = [f for f in lc.failures if not f.probe]
+        parts = [f"probes: {probes} objects" + (f", {probe_failures} expected failures"
+                                                if probe_failures else "")
+                 + (" (folded; --verbose shows them)" if not self.verbose and probes else "")]
+        parts.append("failures: " + (", ".join(f"{f.call} {f.errno} (L{f.line})" for f in real)
+                                     if real else "none that matter"))
+        return tuple(parts)
+
+
+def _join(groups: list[Spans]) -> Spans:
+    out: list[Span] = []
+    for i, g in enumerate(groups):
+        if i:
+            out.append((", ", None))
+        out += g
+    return tuple(out)
+
+
+def _same_group(a: Action, b: Action) -> bool:
+    if a.kind != b.kind or a.kind not in ("close", "disable", "map_op"):
+        return False
+    if a.kind == "map_op":
+        return a.obj is b.obj and a.detail.get("perf") is None and b.detail.get("perf") is None
+    return True
+
+
+def build_story(lc: Lifecycle, detail: str = "default") -> Story:
+    """The story of a lifecycle at one of :data:`DETAILS`."""
+    if detail not in DETAILS:
+        raise ValueError(f"unknown detail level {detail!r}")
+    return _Builder(lc, detail).build()
+
+
+def step_for_action(action: Action, builder_state: _Builder | None = None) -> Step:
+    """One action as a step on its own (live output, before the whole story exists)."""
+    builder = builder_state or _Builder(Lifecycle([], [], [], [], [], {}, []), "default")
+    text, extra = builder.step_text(action)
+    return Step((action.line,), text, action.kind, action.probe, action.file, extra)
