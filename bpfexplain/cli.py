@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bpfexplain import __version__
-from bpfexplain.errors import BpfexplainError
+from bpfexplain.errors import BpfexplainError, InputError
 
 EXAMPLES = """\
 Record a log yourself, then explain it:
@@ -96,6 +97,89 @@ def parse(
         if not quiet:
             for line in summary_lines(stats):
                 typer.echo(line, err=True)
+
+
+class RunFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+RUN_EPILOG = """\
+Examples (as root):
+
+    bpfexplain run -- bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
+    bpfexplain run --duration 5 --save trace.log -- opensnoop
+    bpfexplain run -p 1234
+
+The command's own output appears as usual; bpfexplain's live steps and status go to
+stderr, the final story to stdout (or --output).  The first Ctrl-C goes to the command
+(so it can detach and print its results), a second one stops everything at once.
+bpfexplain exits with the command's exit status (128+N if signal N killed it).
+"""
+
+
+@app.command(epilog=RUN_EPILOG, context_settings={"allow_interspersed_args": False})
+def run(
+    command: Annotated[list[str] | None, typer.Argument(
+        help="The loader to run and trace (put it after --).", show_default=False)] = None,
+    pid: Annotated[int | None, typer.Option(
+        "--pid", "-p", help="Attach to a loader that is already running.")] = None,
+    duration: Annotated[float | None, typer.Option(
+        "--duration", min=0, metavar="SECONDS",
+        help="Send SIGINT to the command after SECONDS (like pressing Ctrl-C).")] = None,
+    save: Annotated[Path | None, typer.Option(
+        "--save", metavar="FILE",
+        help="Keep the raw strace log in FILE, and the names of this machine's "
+             "tracepoint ids and PMU types in FILE.meta.json, for 'parse' elsewhere.")] = None,
+    format: Annotated[RunFormat, typer.Option("--format", "-f",
+                                              help="Format of the final story.")]
+        = RunFormat.text,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Write the final story to FILE (stdout also carries the command's output).")]
+        = None,
+    quiet_live: Annotated[bool, typer.Option(
+        "--quiet-live", help="No live steps or status: only the final story.")] = False,
+    strace: Annotated[str, typer.Option("--strace", metavar="PATH",
+                                        help="The strace binary to use.")] = "strace",
+) -> None:
+    """Run a loader under strace and explain it as it happens (needs root)."""
+    from bpfexplain import live
+
+    if (pid is None) == (not command):
+        raise typer.BadParameter("give a command to run (after --) or -p PID, not both")
+    strace_bin = live.find_strace(strace)
+    if command:
+        live.resolve_command(command)
+    else:
+        assert pid is not None
+        live.check_pid(pid)
+    for warning in live.preflight_warnings():
+        typer.echo(f"bpfexplain: warning: {warning}", err=True)
+    config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
+                            save=save, strace=strace)
+    view = live.LiveView(quiet=quiet_live, echo=lambda line: typer.echo(line, err=True))
+    with live.LiveSession(config, strace_bin, notice=view.notice, tick=view.tick) as session:
+        # Everything heavy is imported from here on, while the command starts.
+        from bpfexplain.framing import Stats
+
+        view.attach(session)
+        stats = Stats()
+        for event in session.events(stats):
+            view.feed(event)
+        outcome = session.outcome(stats)
+    session.write_meta(outcome)
+    text = view.final(outcome, format.value)
+    if output is not None:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write ({exc.strerror})") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    raise typer.Exit(outcome.status)
 
 
 def main() -> None:

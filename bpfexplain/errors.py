@@ -36,3 +36,13 @@ class EnvironmentProblem(BpfexplainError):
     """The machine cannot do what was asked (no strace, no ptrace, no tracefs...)."""
 
     exit_code = 5
+
+
+class CommandNotFound(BpfexplainError):
+    """``run``: the command to trace does not exist (127) or cannot be run (126), as in a shell."""
+
+    exit_code = 127
+
+    def __init__(self, message: str, *, exit_code: int = 127):
+        super().__init__(message)
+        self.exit_code = exit_code

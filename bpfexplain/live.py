@@ -1,0 +1,925 @@
+"""Run a loader under strace (or attach to one) and read strace's log as it is written.
+
+This module is process management only: it knows strace, signals, pipes and
+``/proc``, and hands the CLI typed events through the same parser ``parse`` uses.
+Nothing here prints; what to say is the caller's business (``notice`` callbacks).
+
+Shapes chosen, and why:
+
+* **strace writes to a FIFO in a private directory** (``-o DIR/strace.fifo``), not to
+  an inherited pipe fd: strace opens its log close-on-exec, so the traced command
+  gets exactly the fds it would get without bpfexplain (fd numbers are what the
+  story is made of) and its stdout/stderr stay the user's, never mixed with the log.
+  We hold a write end of the FIFO ourselves until strace exits, so an early read
+  cannot mistake "strace has not opened it yet" for end of file.
+* **A reader thread drains the FIFO into memory** as fast as strace writes, so a slow
+  parse never makes strace (and with it the traced command) wait on a full pipe; it
+  also tees into ``--save`` and notices ``--- SIGINT`` lines (see below).
+* **Signals are taken synchronously** (blocked in every thread, collected by a
+  watcher thread with ``sigtimedwait``): we need ``si_code`` to tell a terminal's
+  Ctrl-C, which the kernel sends to the whole foreground process group
+  (``SI_KERNEL``) and so already reached the command, from a ``kill`` aimed at
+  bpfexplain alone, which must be passed on.  A ``kill -INT -PGID`` (``timeout -s
+  INT``) also reaches everyone but looks like a plain ``kill``; for that case we
+  wait briefly for strace to report the command receiving SIGINT before sending a
+  second one, because a second SIGINT makes many tools skip their cleanup.
+* strace started with ``-o FILE CMD`` blocks fatal signals itself (its ``-I3``
+  default), so the first Ctrl-C never stops the tracing: we keep reading until the
+  command has detached its probes, printed its maps and exited.  The second Ctrl-C
+  (or SIGTERM/SIGHUP) SIGKILLs every process strace traces, then strace.
+* strace gets ``PR_SET_PDEATHSIG``: if bpfexplain itself dies, strace goes too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import io
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
+from bpfexplain.framing import INTERESTING, Stats
+from bpfexplain.values import Call, Event, Exit, as_int, symbol, unwrap
+
+WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals bpfexplain takes over while a trace runs."""
+
+SI_KERNEL = 0x80
+"""``si_code`` of a signal the kernel generated, as a terminal's Ctrl-C is."""
+
+SIGINT_GRACE = 0.3
+"""How long to wait for strace to show the command receiving a group-wide SIGINT
+before concluding it did not and sending one ourselves."""
+
+KILL_GRACE = 1.0
+"""After SIGKILLing the traced processes, how long strace may take to report their
+deaths and exit before it is killed as well."""
+
+MIN_STRACE = (4, 17)
+"""``-e trace=?NAME`` (no error for a syscall this architecture lacks) came in 4.17."""
+
+MIN_SECCOMP_BPF = (5, 3)
+"""``--seccomp-bpf`` (untraced syscalls never stop the tracee) came in 5.3."""
+
+STRING_LIMIT = 256
+"""``-s``: enough for program and map names, paths and tracefs reads."""
+
+_PR_SET_PDEATHSIG = 1
+_PTRACE_TRACEME = 0
+_FIRST_PID = re.compile(rb"(\d+) ")
+_F_SETPIPE_SZ = 1031
+
+
+# --------------------------------------------------------------------------------
+# strace itself
+
+
+@dataclass(frozen=True)
+class Strace:
+    """The strace binary to use and what it can do."""
+
+    path: str
+    version: tuple[int, ...]
+    version_text: str
+
+    @property
+    def seccomp_bpf(self) -> bool:
+        return self.version >= MIN_SECCOMP_BPF
+
+
+def find_strace(program: str = "strace") -> Strace:
+    """Locate strace and read its version; one-line errors when it is missing or too old."""
+    path = shutil.which(program)
+    if path is None:
+        if os.sep in program:
+            raise EnvironmentProblem(f"{program}: no such strace binary")
+        raise EnvironmentProblem("strace is not installed (install it: apt-get install strace)")
+    try:
+        out = subprocess.run([path, "-V"], capture_output=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentProblem(f"cannot run {path} -V: {exc}") from None
+    first = out.decode("utf-8", "replace").splitlines()[0] if out.strip() else ""
+    m = re.search(r"version (\d+)\.(\d+)(?:\.(\d+))?", first)
+    if m is None:
+        # A custom build with an unusual banner: assume it is recent rather than refuse.
+        return Strace(path, (99,), first or "unknown")
+    version = tuple(int(g) for g in m.groups() if g is not None)
+    if version < MIN_STRACE:
+        raise EnvironmentProblem(
+            f"{path} is strace {'.'.join(map(str, version))}, too old for "
+            f"'-e trace=?NAME' (needs {'.'.join(map(str, MIN_STRACE))} or newer); "
+            "install a newer strace"
+        )
+    return Strace(path, version, first)
+
+
+def trace_filter() -> str:
+    """``-e trace=`` for the prefilter set; ``?`` keeps strace quiet about syscalls
+    this architecture does not have (``fcntl64``, ``mmap2`` on x86_64)."""
+    return "trace=" + ",".join("?" + name for name in sorted(INTERESTING))
+
+
+def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
+    """The tracing flags ``run`` uses (without ``-o`` and the command): shared with the
+    benchmark so that it compares like with like."""
+    flags = ["-f", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter()]
+    if strace.seccomp_bpf and not attach:
+        # Not with -p: the filter is installed in the command when strace starts it;
+        # an attached process has none, and strace refuses the combination.
+        flags.append("--seccomp-bpf")
+    return flags
+
+
+# --------------------------------------------------------------------------------
+# checks before starting
+
+
+def resolve_command(command: Sequence[str]) -> str:
+    """The program that ``command`` runs, or a one-line error (exit 127/126 as a shell)."""
+    name = command[0]
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    if os.sep in name and os.path.exists(name):
+        if os.path.isdir(name):
+            raise CommandNotFound(f"{name}: is a directory", exit_code=126)
+        raise CommandNotFound(f"{name}: permission denied (not executable)", exit_code=126)
+    raise CommandNotFound(f"{name}: command not found")
+
+
+def check_pid(pid: int) -> None:
+    if pid <= 0 or not os.path.exists(f"/proc/{pid}"):
+        raise InputError(f"-p {pid}: no such process")
+    if pid == os.getpid():
+        raise InputError(f"-p {pid}: that is bpfexplain itself")
+
+
+def has_bpf_privileges() -> bool:
+    """Root, or CAP_SYS_ADMIN, or both CAP_BPF and CAP_PERFMON (kernel 5.8+)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    m = re.search(r"^CapEff:\s*([0-9a-fA-F]+)", status, re.M)
+    caps = int(m.group(1), 16) if m else 0
+    cap_sys_admin, cap_perfmon, cap_bpf = 21, 38, 39
+    return bool(caps >> cap_sys_admin & 1) or bool(caps >> cap_bpf & 1 and caps >> cap_perfmon & 1)
+
+
+def preflight_warnings() -> list[str]:
+    """Things that do not stop a run but change what the story can say."""
+    from bpfexplain.resolve import tracefs_root
+
+    warnings: list[str] = []
+    if not has_bpf_privileges():
+        warnings.append(
+            "not running as root: loading eBPF needs root or the CAP_BPF and CAP_PERFMON "
+            "capabilities (CAP_SYS_ADMIN on kernels before 5.8), so the kernel will most "
+            "likely refuse with EPERM; the story will show where"
+        )
+    if tracefs_root() is None:
+        warnings.append(
+            "tracefs is not mounted, so tracepoint ids cannot be named (and tracepoint "
+            "tools will fail); mount it: mount -t tracefs nodev /sys/kernel/tracing"
+        )
+    return warnings
+
+
+def ptrace_denied() -> str | None:
+    """Why this process may not ptrace its own child, or None when it may.
+
+    Only used to explain a strace that failed before writing anything: a container's
+    seccomp profile or Yama's ptrace_scope=3 forbid it even to root.
+    """
+    try:
+        scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+    except OSError:
+        scope = ""
+    if scope == "3":
+        return "Yama forbids all ptrace on this machine (kernel.yama.ptrace_scope = 3)"
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        result = libc.ptrace(_PTRACE_TRACEME, 0, None, None)
+        os._exit(0 if result == 0 else min(ctypes.get_errno(), 255) or 1)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return None
+    return f"ptrace(PTRACE_TRACEME) failed: {os.strerror(code)}"
+
+
+# --------------------------------------------------------------------------------
+# /proc
+
+
+@dataclass(frozen=True)
+class _ProcInfo:
+    pid: int
+    ppid: int
+    tracer: int
+
+
+def _processes() -> list[_ProcInfo]:
+    out: list[_ProcInfo] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                text = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        ppid = re.search(rb"\nPPid:\s*(\d+)", text)
+        tracer = re.search(rb"\nTracerPid:\s*(\d+)", text)
+        out.append(_ProcInfo(int(entry), int(ppid.group(1)) if ppid else 0,
+                             int(tracer.group(1)) if tracer else 0))
+    return out
+
+
+def traced_by(tracer: int) -> set[int]:
+    """Processes ``tracer`` traces, and every descendant of ``tracer`` besides."""
+    procs = _processes()
+    found = {p.pid for p in procs if p.tracer == tracer}
+    children: dict[int, list[int]] = {}
+    for p in procs:
+        children.setdefault(p.ppid, []).append(p.pid)
+    todo = [tracer]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.discard(tracer)
+    found.discard(os.getpid())
+    return found
+
+
+# --------------------------------------------------------------------------------
+# the log as a stream
+
+
+class _ChunkReader(io.RawIOBase):
+    """A raw stream over chunks a reader thread queues; an empty chunk is end of file."""
+
+    def __init__(self, chunks: queue.SimpleQueue[bytes]):
+        super().__init__()
+        self._chunks = chunks
+        self._rest = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if not self._rest:
+            if self._eof:
+                return 0
+            chunk = self._chunks.get()
+            if not chunk:
+                self._eof = True
+                return 0
+            self._rest = chunk
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), len(self._rest))
+        view[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        return n
+
+
+# --------------------------------------------------------------------------------
+# the traced process tree
+
+
+@dataclass
+class RunConfig:
+    """What ``run`` was asked to do."""
+
+    command: list[str] = field(default_factory=list)
+    pid: int | None = None
+    duration: float | None = None
+    save: Path | None = None
+    strace: str = "strace"
+
+
+class LiveTrace:
+    """strace running ``command`` (or attached to ``pid``), its log readable as a stream.
+
+    Call :meth:`start`, read :attr:`stream` to its end, then :meth:`wait`; :meth:`close`
+    (also on error paths) guarantees no process we started is left behind.
+    """
+
+    def __init__(self, strace: Strace, config: RunConfig):
+        self.strace = strace
+        self.config = config
+        self.attach = config.pid is not None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.argv: list[str] = []
+        self.first_pid: int | None = config.pid
+        """The command's pid: strace's first line names it (``-p``: the given pid)."""
+        self.bytes_read = 0
+        self._dir: str | None = None
+        self._rfd: int | None = None
+        self._wfd: int | None = None
+        self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
+        self._waiter: threading.Thread | None = None
+        self._save: BinaryIO | None = None
+        self._sigint_seen = float("-inf")
+        self._tail = b""
+        self._lock = threading.Lock()
+        self.killed = False
+        self.stream: BinaryIO = io.BufferedReader(_ChunkReader(self._chunks), 1 << 16)
+
+    # -- starting ---------------------------------------------------------------
+
+    def start(self, restore_mask: set[int | signal.Signals] | None = None) -> None:
+        """Start strace; ``restore_mask`` is the signal mask the command should get."""
+        self._dir = tempfile.mkdtemp(prefix="bpfexplain-")
+        fifo = os.path.join(self._dir, "strace.fifo")
+        os.mkfifo(fifo, 0o600)
+        # Reader first (non-blocking, or the open would wait for a writer), then our own
+        # writer so that reads block instead of seeing end-of-file until strace exits.
+        self._rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._wfd = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(self._rfd, True)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._rfd, _F_SETPIPE_SZ, 1 << 20)  # headroom, best effort
+        if self.config.save is not None:
+            try:
+                self._save = open(self.config.save, "wb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise InputError(f"{self.config.save}: cannot write ({exc.strerror})") from None
+        argv = [self.strace.path, *strace_flags(self.strace, attach=self.attach), "-o", fifo]
+        if self.attach:
+            argv += ["-p", str(self.config.pid)]
+        else:
+            argv += ["--", *self.config.command]
+        self.argv = argv
+        mask = restore_mask if restore_mask is not None else set()
+        libc = ctypes.CDLL(None)
+
+        def child_setup() -> None:  # runs in the forked child before exec
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+        try:
+            self.proc = subprocess.Popen(argv, preexec_fn=child_setup)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot start {self.strace.path}: {exc.strerror}") from None
+        self._reader = threading.Thread(target=self._read_loop, name="strace-reader",
+                                        daemon=True)
+        self._reader.start()
+        self._waiter = threading.Thread(target=self._wait_loop, name="strace-waiter",
+                                        daemon=True)
+        self._waiter.start()
+
+    def _read_loop(self) -> None:
+        assert self._rfd is not None
+        rfd = self._rfd
+        while True:
+            try:
+                chunk = os.read(rfd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            self.bytes_read += len(chunk)
+            if self._save is not None:
+                self._save.write(chunk)
+            if self.first_pid is None:
+                m = _FIRST_PID.match(chunk)
+                if m is not None:
+                    self.first_pid = int(m.group(1))
+            if b"--- SIGINT " in self._tail + chunk:
+                self._sigint_seen = time.monotonic()
+            self._tail = chunk[-16:]
+            self._chunks.put(chunk)
+        self._chunks.put(b"")
+
+    def _wait_loop(self) -> None:
+        assert self.proc is not None
+        self.proc.wait()
+        # strace's end of the FIFO is closed now; closing ours lets the reader see EOF.
+        with self._lock:
+            if self._wfd is not None:
+                os.close(self._wfd)
+                self._wfd = None
+
+    # -- while it runs -----------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def command_pids(self) -> set[int]:
+        """The traced processes now alive."""
+        if self.proc is None:
+            return set()
+        return traced_by(self.proc.pid)
+
+    def interrupt(self, si_code: int) -> str:
+        """The first Ctrl-C: make sure the command gets exactly one SIGINT.
+
+        Returns what happened, for the user.
+        """
+        if self.attach:
+            # Not our command: the user's Ctrl-C means "stop watching", as with strace -p.
+            self.signal_strace(signal.SIGINT)
+            return f"detaching from process {self.config.pid} (it keeps running)"
+        received = time.monotonic()
+        if si_code == SI_KERNEL and self._in_our_group():
+            return "the command got the Ctrl-C too; waiting for it to finish"
+        deadline = received + SIGINT_GRACE
+        while time.monotonic() < deadline:
+            if self._sigint_seen >= received - 0.5:
+                return "the command got the SIGINT too; waiting for it to finish"
+            time.sleep(0.01)
+        sent = self.signal_command(signal.SIGINT)
+        return f"passed SIGINT on to {sent}; waiting for it to finish"
+
+    def _in_our_group(self) -> bool:
+        if self.first_pid is None:
+            return True  # not even started: strace's child is still in our group
+        try:
+            return os.getpgid(self.first_pid) == os.getpgrp()
+        except OSError:
+            return False
+
+    def signal_command(self, sig: signal.Signals) -> str:
+        """Send ``sig`` as a terminal would: to every traced process in our process group
+        (the command's children included), or to the command alone if it left the group."""
+        if self.attach:
+            self.signal_strace(sig)
+            return "strace"
+        pids = self.command_pids()
+        ours = os.getpgrp()
+        group = set()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if os.getpgid(pid) == ours:
+                    group.add(pid)
+        targets = group or ({self.first_pid} if self.first_pid is not None else set())
+        for pid in targets:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        if self.first_pid in targets and len(targets) == 1:
+            return f"the command (pid {self.first_pid})"
+        return f"{len(targets)} traced process(es)"
+
+    def signal_strace(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.proc.pid, sig)
+
+    def kill_all(self) -> None:
+        """Stop everything now: SIGKILL the traced processes, then strace if it lingers.
+
+        With ``-p`` the attached process is not ours to kill: only strace is killed,
+        and the kernel detaches it.
+        """
+        self.killed = True
+        proc = self.proc
+        if proc is None:
+            return
+        if not self.attach:
+            deadline = time.monotonic() + KILL_GRACE
+            while proc.poll() is None and time.monotonic() < deadline:
+                # Repeat: a process may fork between our scan and our kill.
+                for pid in self.command_pids():
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(0.05)
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            proc.wait()
+        if not self.attach:
+            # strace gone, anything it started but did not reap is an orphan now.
+            for pid in traced_by(proc.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    # -- ending ------------------------------------------------------------------
+
+    def wait(self) -> int:
+        """strace's exit status as a shell reports it (128+N for a signal)."""
+        assert self.proc is not None
+        code = self.proc.wait()
+        return 128 - code if code < 0 else code
+
+    def close(self) -> None:
+        """Leave nothing behind: processes, threads, fds, the FIFO."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill_all()
+        if self._waiter is not None:
+            self._waiter.join(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        with self._lock:
+            for fd in (self._wfd, self._rfd):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self._wfd = self._rfd = None
+        if self._save is not None:
+            self._save.close()
+            self._save = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+# --------------------------------------------------------------------------------
+# a whole run: trace, signals, duration
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    status: int
+    """bpfexplain's exit status: the command's (128+N when signal N killed it), or
+    128+N when a second Ctrl-C (2) or SIGTERM (15) made bpfexplain stop it."""
+    command_status: int | None
+    forced_by: str | None = None
+    interrupted: bool = False
+    duration_elapsed: bool = False
+
+
+Notice = Callable[[str], None]
+
+
+class LiveSession:
+    """One ``run``: strace started, signals watched, events read; use as a context manager.
+
+    ``notice`` receives short messages about what bpfexplain did (Ctrl-C handling,
+    ``--duration``); ``tick`` is called about five times a second from the watcher
+    thread, for a status line.  Both may be called from another thread.
+    """
+
+    def __init__(self, config: RunConfig, strace: Strace, *, notice: Notice | None = None,
+                 tick: Callable[[], None] | None = None):
+        self.config = config
+        self.trace = LiveTrace(strace, config)
+        self.notice = notice or (lambda _msg: None)
+        self.tick = tick or (lambda: None)
+        self.started = 0.0
+        self.interrupted = False
+        self.forced_by: str | None = None
+        self.duration_elapsed = False
+        self.command_status: int | None = None
+        self.tracepoint_ids: set[int] = set()
+        self._old_mask: set[int | signal.Signals] | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> LiveSession:
+        # Block before strace exists so that no Ctrl-C can slip between the two; the
+        # child gets the old mask back before it execs.
+        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        try:
+            self.started = time.monotonic()
+            self.trace.start(restore_mask=self._old_mask)
+            self._watcher = threading.Thread(target=self._watch, name="signal-watcher",
+                                             daemon=True)
+            self._watcher.start()
+        except BaseException:
+            self._finish()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+        self.trace.close()
+        if self._old_mask is not None:
+            # Swallow signals that arrived after the watcher stopped: unblocking them
+            # would raise KeyboardInterrupt at some random point of the rendering.
+            while signal.sigtimedwait(WATCHED, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+            self._old_mask = None
+
+    # -- the watcher thread -------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            info = signal.sigtimedwait(WATCHED, 0.2)
+            if info is not None:
+                self._on_signal(info.si_signo, info.si_code)
+            if (self.config.duration is not None and not self.duration_elapsed
+                    and time.monotonic() - self.started >= self.config.duration):
+                self.duration_elapsed = True
+                if self.trace.running and not self.trace.killed:
+                    sent = self.trace.signal_command(signal.SIGINT)
+                    self.notice(f"--duration {self.config.duration:g}s elapsed: sent SIGINT "
+                                f"to {sent}")
+            with contextlib.suppress(Exception):
+                self.tick()
+
+    def _on_signal(self, signo: int, si_code: int) -> None:
+        if self.trace.killed or not self.trace.running:
+            return
+        name = signal.Signals(signo).name
+        if signo == signal.SIGINT and not self.interrupted:
+            self.interrupted = True
+            what = self.trace.interrupt(si_code)
+            self.notice(f"Ctrl-C: {what} (Ctrl-C again to stop it now)")
+            return
+        self.forced_by = name
+        self.notice(f"{name}: stopping everything now")
+        self.trace.kill_all()
+
+    # -- the main thread ----------------------------------------------------------
+
+    def events(self, stats: Stats) -> Iterator[Event]:
+        """Typed events as strace writes them; ends when strace has exited."""
+        from bpfexplain.framing import frames_from_streams
+        from bpfexplain.parser import events_from_frames
+
+        frames = frames_from_streams([("<strace>", self.trace.stream)], stats)
+        for event in events_from_frames(frames, stats, names=["<strace>"]):
+            self._note(event)
+            yield event
+
+    def _note(self, event: Event) -> None:
+        if isinstance(event, Exit):
+            if event.pid is not None and event.pid == self.trace.first_pid:
+                if event.signal is not None:
+                    self.command_status = 128 + _signal_number(event.signal)
+                elif event.code is not None:
+                    self.command_status = event.code
+        elif isinstance(event, Call) and event.name == "perf_event_open" and event.args:
+            attr = unwrap(event.args[0])
+            if isinstance(attr, dict):
+                kind = attr.get("type")
+                if symbol(kind) == "PERF_TYPE_TRACEPOINT" or as_int(kind) == 2:
+                    config = as_int(attr.get("config"))
+                    if config is not None:
+                        self.tracepoint_ids.add(config)
+
+    def outcome(self, stats: Stats) -> Outcome:
+        """Wait for strace, then say how the run ended (or raise when strace could not
+        trace at all)."""
+        strace_status = self.trace.wait()
+        if stats.lines == 0 and not self.trace.killed:
+            self._finish()
+            raise self._no_output(strace_status)
+        if self.forced_by is not None:
+            status = 128 + signal.Signals[self.forced_by].value
+        elif self.command_status is not None:
+            status = self.command_status
+        elif self.trace.attach:
+            status = 0  # detached; the process lives on
+        else:
+            status = strace_status
+        return Outcome(status, self.command_status, self.forced_by, self.interrupted,
+                       self.duration_elapsed)
+
+    def _no_output(self, strace_status: int) -> EnvironmentProblem:
+        denied = ptrace_denied()
+        if denied is not None:
+            return EnvironmentProblem(
+                f"ptrace is not permitted here, so strace cannot trace: {denied} "
+                "(in a container: run it with --cap-add SYS_PTRACE or a seccomp profile "
+                "that allows ptrace)"
+            )
+        if self.trace.attach:
+            return EnvironmentProblem(
+                f"strace could not attach to process {self.config.pid} (exit status "
+                f"{strace_status}; its message is above): attaching to another user's "
+                "process needs root or CAP_SYS_PTRACE"
+            )
+        return EnvironmentProblem(
+            f"strace failed before the command started (exit status {strace_status}; its "
+            "message is above)"
+        )
+
+    # -- --save -------------------------------------------------------------------
+
+    def write_meta(self, outcome: Outcome) -> Path | None:
+        """``FILE.meta.json`` next to a ``--save FILE`` log: the names of the numbers
+        this machine gave (tracepoint ids, PMU types) so ``parse`` elsewhere agrees."""
+        if self.config.save is None:
+            return None
+        path = meta_path(self.config.save)
+        meta = machine_meta(self.tracepoint_ids)
+        meta.update({
+            "command": self.config.command if not self.trace.attach else None,
+            "pid": self.config.pid,
+            "strace_argv": self.trace.argv,
+            "strace_version": self.trace.strace.version_text,
+            "exit_status": outcome.command_status,
+        })
+        try:
+            path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+        return path
+
+
+def meta_path(log: Path) -> Path:
+    return log.with_name(log.name + ".meta.json")
+
+
+def machine_meta(tracepoint_ids: set[int]) -> dict[str, object]:
+    """What only this machine knows: tracepoint names for ``tracepoint_ids`` and every
+    PMU type (few, and a uprobe's type is all a log shows of it)."""
+    from bpfexplain.resolve import read_local_pmus, read_local_tracepoints
+
+    tracepoints = read_local_tracepoints() if tracepoint_ids else {}
+    return {
+        "tracepoint_ids": {str(n): tracepoints[n] for n in sorted(tracepoint_ids)
+                           if n in tracepoints},
+        "pmu_types": {name: n for n, name in sorted(read_local_pmus().items())},
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _signal_number(name: str) -> int:
+    try:
+        return signal.Signals[name].value
+    except KeyError:
+        return 0  # a real-time signal strace named its own way: status 128, still "killed"
+
+
+
+# --------------------------------------------------------------------------------
+# what the user sees while it runs
+
+
+_SHOWN_ACTIONS = {"prog_load", "map_create", "btf_load", "perf_open", "create", "attach",
+                  "enable", "disable", "detach", "pin", "failure"}
+
+
+class LiveView:
+    """Live steps and the status line, written through ``echo`` (one call per line).
+
+    Interim: steps are the tracker's actions told in one line each, and the final
+    story a short summary, until the story layer (``bpfexplain.pipeline``) takes over.
+    Called from the main thread (``feed``) and the watcher thread (``notice``,
+    ``tick``), hence the lock.
+    """
+
+    STATUS_AFTER = 0.6
+    """Seconds without a new step before the status line is printed."""
+
+    def __init__(self, *, quiet: bool, echo: Callable[[str], None]):
+        from bpfexplain.resolve import Resolver
+        from bpfexplain.tracking import Tracker
+
+        self.quiet = quiet
+        self.echo = echo
+        self.tracker = Tracker(Resolver(local=True))
+        self.session: LiveSession | None = None
+        self._lock = threading.Lock()
+        self._last_step = time.monotonic()
+        self._last_status = ""
+
+    def attach(self, session: LiveSession) -> None:
+        self.session = session
+
+    def notice(self, message: str) -> None:
+        with self._lock:
+            self.echo(f"bpfexplain: {message}")
+
+    def feed(self, event: Event) -> None:
+        with self._lock:
+            actions = self.tracker.feed(event)
+            if self.quiet:
+                return
+            for action in actions:
+                line = describe_action(action, self.session)
+                if line is not None:
+                    self.echo(f"  {line}")
+                    self._last_step = time.monotonic()
+
+    def tick(self) -> None:
+        session = self.session
+        if self.quiet or session is None or not session.trace.running:
+            return
+        if session.interrupted or session.trace.killed:
+            return
+        with self._lock:
+            if time.monotonic() - self._last_step < self.STATUS_AFTER:
+                return
+            status = self.status_line(session)
+            if status != self._last_status:
+                self._last_status = status
+                self.echo(f"bpfexplain: {status}")
+
+    def status_line(self, session: LiveSession) -> str:
+        live_attachments = [a for a in self.tracker.attachments
+                            if not a.probe and a.enabled and a.ended_line is None]
+        programs = {id(a.prog) for a in live_attachments}
+        name = os.path.basename(session.config.command[0]) if session.config.command \
+            else f"process {session.config.pid}"
+        if programs:
+            head = (f"{len(programs)} program{'s' if len(programs) != 1 else ''} attached")
+            points = sorted({a.attach_point for a in live_attachments if a.attach_point})
+            if points:
+                head += " (" + ", ".join(points[:3]) + (", ..." if len(points) > 3 else "") + ")"
+            head += ", "
+        else:
+            head = ""
+        stop = "Ctrl-C to detach" if session.trace.attach else "Ctrl-C to stop"
+        return f"{head}{name} running — {stop}"
+
+    def final(self, outcome: Outcome, fmt: str) -> str:
+        """The story at the end (interim: programs, attach points, how they ended)."""
+        life = self.tracker.lifecycle()
+        programs: list[dict[str, Any]] = []
+        for prog in life.real_programs():
+            programs.append({
+                "name": prog.name,
+                "type": prog.attrs.get("prog_type"),
+                "line": prog.line,
+                "released": prog.end is not None,
+                "attachments": [{
+                    "attach_point": a.attach_point,
+                    "via": a.via,
+                    "enabled": a.enabled,
+                    "end": a.end,
+                } for a in prog.attachments],
+            })
+        failures = [{"call": f.call, "errno": f.errno, "why": f.why, "line": f.line}
+                    for f in life.failures if not f.probe and not f.expected]
+        if fmt == "json":
+            doc = {"programs": programs, "failures": failures,
+                   "exit_status": outcome.command_status, "status": outcome.status}
+            return json.dumps(doc, indent=2) + "\n"
+        lines = [f"{len(programs)} program(s) loaded"]
+        for p in programs:
+            lines.append(f"  program \"{p['name']}\" ({p['type']}), line {p['line']}"
+                         + (", released" if p["released"] else ""))
+            for a in p["attachments"]:
+                state = "enabled" if a["enabled"] else "never enabled"
+                lines.append(f"    attached to {a['attach_point'] or '?'} via {a['via']}, "
+                             f"{state}" + (f", then {a['end']}" if a["end"] else ""))
+        for f in failures:
+            lines.append(f"  failed: {f['call']} {f['errno']} (line {f['line']}): {f['why']}")
+        status = outcome.command_status
+        lines.append(f"exit status {status}" if status is not None else "exit status unknown")
+        if fmt == "markdown":
+            return "\n".join(["## What the loader did", ""] + [f"    {x}" for x in lines]) + "\n"
+        return "\n".join(lines) + "\n"
+
+
+def describe_action(action: object, session: LiveSession | None) -> str | None:
+    """One line for an action worth showing live, or None (probes, bookkeeping)."""
+    from bpfexplain.tracking import Action
+
+    assert isinstance(action, Action)
+    if action.probe:
+        return None
+    kind = action.kind
+    if kind == "exit":
+        if session is None or action.pid != session.trace.first_pid:
+            return None
+        code, sig = action.detail.get("code"), action.detail.get("signal")
+        return f"the command exited ({'killed by ' + sig if sig else f'status {code}'})"
+    if kind == "signal":
+        name = action.detail.get("signal")
+        return f"{name} delivered to pid {action.pid}" if name in ("SIGINT", "SIGTERM") else None
+    if kind not in _SHOWN_ACTIONS:
+        return None
+    if kind == "failure" and action.failure is not None:
+        f = action.failure
+        return f"{f.call} failed with {f.errno}: {f.why}"
+    obj, other = action.obj, action.other
+    words = kind.replace("_", " ")
+    text = f"{words}: {obj.label()}" if obj is not None else words
+    if action.attachment is not None:
+        text += f" → {action.attachment.attach_point or (other.label() if other else '?')}"
+    elif obj is not None and obj.attach_point:
+        text += f" ({obj.attach_point})"
+    if obj is not None and obj.fd is not None and kind in ("prog_load", "map_create",
+                                                           "btf_load", "perf_open", "create"):
+        text += f" = fd {obj.fd}"
+    return text
