@@ -132,15 +132,20 @@ def run(
         "--save", metavar="FILE",
         help="Keep the raw strace log in FILE, and the names of this machine's "
              "tracepoint ids and PMU types in FILE.meta.json, for 'parse' elsewhere.")] = None,
-    format: Annotated[RunFormat, typer.Option("--format", "-f",
-                                              help="Format of the final story.")]
-        = RunFormat.text,
+    format: Annotated[RunFormat, typer.Option(
+        "--format", help="Format of the final story.")] = RunFormat.text,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FILE",
         help="Write the final story to FILE (stdout also carries the command's output).")]
         = None,
     quiet_live: Annotated[bool, typer.Option(
         "--quiet-live", help="No live steps or status: only the final story.")] = False,
+    brief: Annotated[bool, typer.Option("--brief", help="Only the graph and a summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Every call, probes unfolded.")] = False,
+    color: Annotated[bool | None, typer.Option(
+        "--color/--no-color", help="Force colours on or off (default: when a terminal).")
+    ] = None,
     strace: Annotated[str, typer.Option("--strace", metavar="PATH",
                                         help="The strace binary to use.")] = "strace",
 ) -> None:
@@ -149,6 +154,8 @@ def run(
 
     if (pid is None) == (not command):
         raise typer.BadParameter("give a command to run (after --) or -p PID, not both")
+    if brief and verbose:
+        raise typer.BadParameter("--brief and --verbose exclude each other")
     strace_bin = live.find_strace(strace)
     if command:
         live.resolve_command(command)
@@ -159,26 +166,32 @@ def run(
         typer.echo(f"bpfexplain: warning: {warning}", err=True)
     config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
                             save=save, strace=strace)
-    view = live.LiveView(quiet=quiet_live, echo=lambda line: typer.echo(line, err=True))
-    with live.LiveSession(config, strace_bin, notice=view.notice, tick=view.tick) as session:
+    with live.LiveSession(config, strace_bin) as session:
         # Everything heavy is imported from here on, while the command starts.
         from bpfexplain.framing import Stats
+        from bpfexplain.render.summary import summary_lines
+        from bpfexplain.render.text import make_console
 
+        view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
+                             files=[str(save) if save else "<strace>"])
         view.attach(session)
         stats = Stats()
         for event in session.events(stats):
             view.feed(event)
         outcome = session.outcome(stats)
     session.write_meta(outcome)
-    text = view.final(outcome, format.value)
+    if stats.unparsable or stats.warnings:
+        for line in summary_lines(stats):
+            typer.echo(line, err=True)
+    story = view.story("brief" if brief else "verbose" if verbose else "default")
     if output is not None:
         try:
-            output.write_text(text)
+            with output.open("w", encoding="utf-8") as out:
+                live.write_story(story, format.value, out, color=color)
         except OSError as exc:
             raise InputError(f"{output}: cannot write ({exc.strerror})") from None
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        live.write_story(story, format.value, sys.stdout, color=color)
     raise typer.Exit(outcome.status)
 
 

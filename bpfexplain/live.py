@@ -1,8 +1,8 @@
 """Run a loader under strace (or attach to one) and read strace's log as it is written.
 
-This module is process management only: it knows strace, signals, pipes and
-``/proc``, and hands the CLI typed events through the same parser ``parse`` uses.
-Nothing here prints; what to say is the caller's business (``notice`` callbacks).
+This module is process management: it knows strace, signals, pipes and ``/proc``,
+and hands typed events to the same parser ``parse`` uses.  The one piece that shows
+anything, :class:`LiveView`, prints through the renderers on a console it is given.
 
 Shapes chosen, and why:
 
@@ -51,11 +51,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
 from bpfexplain.framing import INTERESTING, Stats
 from bpfexplain.values import Call, Event, Exit, as_int, symbol, unwrap
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bpfexplain.story import Story
 
 WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals bpfexplain takes over while a trace runs."""
@@ -569,6 +574,12 @@ class Outcome:
 Notice = Callable[[str], None]
 
 
+def _stderr_notice(message: str) -> None:
+    import sys
+
+    print(f"bpfexplain: {message}", file=sys.stderr, flush=True)
+
+
 class LiveSession:
     """One ``run``: strace started, signals watched, events read; use as a context manager.
 
@@ -581,8 +592,8 @@ class LiveSession:
                  tick: Callable[[], None] | None = None):
         self.config = config
         self.trace = LiveTrace(strace, config)
-        self.notice = notice or (lambda _msg: None)
-        self.tick = tick or (lambda: None)
+        self.notice: Notice = notice or _stderr_notice
+        self.tick: Callable[[], None] = tick or (lambda: None)
         self.started = 0.0
         self.interrupted = False
         self.forced_by: str | None = None
@@ -774,51 +785,55 @@ def _signal_number(name: str) -> int:
 # what the user sees while it runs
 
 
-_SHOWN_ACTIONS = {"prog_load", "map_create", "btf_load", "perf_open", "create", "attach",
-                  "enable", "disable", "detach", "pin", "failure"}
-
-
 class LiveView:
-    """Live steps and the status line, written through ``echo`` (one call per line).
+    """Live steps and the status line while the command runs, then the story.
 
-    Interim: steps are the tracker's actions told in one line each, and the final
-    story a short summary, until the story layer (``bpfexplain.pipeline``) takes over.
-    Called from the main thread (``feed``) and the watcher thread (``notice``,
-    ``tick``), hence the lock.
+    Steps come from the story layer's :class:`~bpfexplain.pipeline.LiveExplainer` and
+    are printed by the text renderer on ``console`` (stderr: stdout carries the
+    command's own output).  ``feed`` runs on the main thread, ``notice`` and ``tick``
+    on the watcher thread, hence the lock.
     """
 
     STATUS_AFTER = 0.6
-    """Seconds without a new step before the status line is printed."""
+    """Seconds without a new step before the status line is printed: once the
+    command has settled into running, not between two attach steps."""
 
-    def __init__(self, *, quiet: bool, echo: Callable[[str], None]):
+    def __init__(self, console: Console, *, quiet: bool, files: list[str] | None = None):
+        from bpfexplain.pipeline import LiveExplainer
         from bpfexplain.resolve import Resolver
-        from bpfexplain.tracking import Tracker
 
+        self.console = console
         self.quiet = quiet
-        self.echo = echo
-        self.tracker = Tracker(Resolver(local=True))
+        # This machine's tracefs and sysfs are authoritative here: the log is being
+        # made on it, now.
+        self.explainer = LiveExplainer(Resolver(local=True), files=files or ["<strace>"])
         self.session: LiveSession | None = None
         self._lock = threading.Lock()
         self._last_step = time.monotonic()
         self._last_status = ""
 
     def attach(self, session: LiveSession) -> None:
+        """Show ``session``'s notices and status from now on."""
         self.session = session
+        session.notice = self.notice
+        session.tick = self.tick
 
     def notice(self, message: str) -> None:
+        from rich.text import Text
+
         with self._lock:
-            self.echo(f"bpfexplain: {message}")
+            self.console.print(Text(f"bpfexplain: {message}", style="bold"))
 
     def feed(self, event: Event) -> None:
         with self._lock:
-            actions = self.tracker.feed(event)
-            if self.quiet:
+            steps = self.explainer.feed(event)
+            if self.quiet or not steps:
                 return
-            for action in actions:
-                line = describe_action(action, self.session)
-                if line is not None:
-                    self.echo(f"  {line}")
-                    self._last_step = time.monotonic()
+            from bpfexplain.render.text import print_step
+
+            for step in steps:
+                print_step(step, self.console)
+            self._last_step = time.monotonic()
 
     def tick(self) -> None:
         session = self.session
@@ -826,100 +841,51 @@ class LiveView:
             return
         if session.interrupted or session.trace.killed:
             return
+        from rich.text import Text
+
         with self._lock:
             if time.monotonic() - self._last_step < self.STATUS_AFTER:
                 return
             status = self.status_line(session)
             if status != self._last_status:
                 self._last_status = status
-                self.echo(f"bpfexplain: {status}")
+                self.console.print(Text(f"bpfexplain: {status}", style="dim"))
 
     def status_line(self, session: LiveSession) -> str:
-        live_attachments = [a for a in self.tracker.attachments
-                            if not a.probe and a.enabled and a.ended_line is None]
-        programs = {id(a.prog) for a in live_attachments}
+        """``1 program attached (tracepoint:raw_syscalls:sys_enter), bpftrace running —
+        Ctrl-C to stop``."""
+        live = [a for a in self.explainer.tracker.attachments
+                if not a.probe and a.enabled and a.ended_line is None]
+        programs = {id(a.prog) for a in live}
         name = os.path.basename(session.config.command[0]) if session.config.command \
             else f"process {session.config.pid}"
+        head = ""
         if programs:
-            head = (f"{len(programs)} program{'s' if len(programs) != 1 else ''} attached")
-            points = sorted({a.attach_point for a in live_attachments if a.attach_point})
+            head = f"{len(programs)} program{'s' if len(programs) != 1 else ''} attached"
+            points = sorted({a.attach_point for a in live if a.attach_point})
             if points:
-                head += " (" + ", ".join(points[:3]) + (", ..." if len(points) > 3 else "") + ")"
+                more = ", ..." if len(points) > 3 else ""
+                head += " (" + ", ".join(points[:3]) + more + ")"
             head += ", "
-        else:
-            head = ""
         stop = "Ctrl-C to detach" if session.trace.attach else "Ctrl-C to stop"
         return f"{head}{name} running — {stop}"
 
-    def final(self, outcome: Outcome, fmt: str) -> str:
-        """The story at the end (interim: programs, attach points, how they ended)."""
-        life = self.tracker.lifecycle()
-        programs: list[dict[str, Any]] = []
-        for prog in life.real_programs():
-            programs.append({
-                "name": prog.name,
-                "type": prog.attrs.get("prog_type"),
-                "line": prog.line,
-                "released": prog.end is not None,
-                "attachments": [{
-                    "attach_point": a.attach_point,
-                    "via": a.via,
-                    "enabled": a.enabled,
-                    "end": a.end,
-                } for a in prog.attachments],
-            })
-        failures = [{"call": f.call, "errno": f.errno, "why": f.why, "line": f.line}
-                    for f in life.failures if not f.probe and not f.expected]
-        if fmt == "json":
-            doc = {"programs": programs, "failures": failures,
-                   "exit_status": outcome.command_status, "status": outcome.status}
-            return json.dumps(doc, indent=2) + "\n"
-        lines = [f"{len(programs)} program(s) loaded"]
-        for p in programs:
-            lines.append(f"  program \"{p['name']}\" ({p['type']}), line {p['line']}"
-                         + (", released" if p["released"] else ""))
-            for a in p["attachments"]:
-                state = "enabled" if a["enabled"] else "never enabled"
-                lines.append(f"    attached to {a['attach_point'] or '?'} via {a['via']}, "
-                             f"{state}" + (f", then {a['end']}" if a["end"] else ""))
-        for f in failures:
-            lines.append(f"  failed: {f['call']} {f['errno']} (line {f['line']}): {f['why']}")
-        status = outcome.command_status
-        lines.append(f"exit status {status}" if status is not None else "exit status unknown")
-        if fmt == "markdown":
-            return "\n".join(["## What the loader did", ""] + [f"    {x}" for x in lines]) + "\n"
-        return "\n".join(lines) + "\n"
+    def story(self, detail: str = "default") -> Story:
+        return self.explainer.story(detail)
 
 
-def describe_action(action: object, session: LiveSession | None) -> str | None:
-    """One line for an action worth showing live, or None (probes, bookkeeping)."""
-    from bpfexplain.tracking import Action
+def write_story(story: Story, fmt: str, file: TextIO, *, color: bool | None = None) -> None:
+    """The final story in ``fmt`` (text, json, markdown) on ``file``."""
+    if fmt == "json":
+        from bpfexplain.render.json import story_json
 
-    assert isinstance(action, Action)
-    if action.probe:
-        return None
-    kind = action.kind
-    if kind == "exit":
-        if session is None or action.pid != session.trace.first_pid:
-            return None
-        code, sig = action.detail.get("code"), action.detail.get("signal")
-        return f"the command exited ({'killed by ' + sig if sig else f'status {code}'})"
-    if kind == "signal":
-        name = action.detail.get("signal")
-        return f"{name} delivered to pid {action.pid}" if name in ("SIGINT", "SIGTERM") else None
-    if kind not in _SHOWN_ACTIONS:
-        return None
-    if kind == "failure" and action.failure is not None:
-        f = action.failure
-        return f"{f.call} failed with {f.errno}: {f.why}"
-    obj, other = action.obj, action.other
-    words = kind.replace("_", " ")
-    text = f"{words}: {obj.label()}" if obj is not None else words
-    if action.attachment is not None:
-        text += f" → {action.attachment.attach_point or (other.label() if other else '?')}"
-    elif obj is not None and obj.attach_point:
-        text += f" ({obj.attach_point})"
-    if obj is not None and obj.fd is not None and kind in ("prog_load", "map_create",
-                                                           "btf_load", "perf_open", "create"):
-        text += f" = fd {obj.fd}"
-    return text
+        file.write(json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "markdown":
+        from bpfexplain.render.markdown import story_markdown
+
+        file.write(story_markdown(story))
+    else:
+        from bpfexplain.render.text import make_console, print_story
+
+        print_story(story, make_console(file, color=color))
+    file.flush()
