@@ -1011,9 +1011,9 @@ _EXPECTED: frozenset[tuple[str, str]] = frozenset({
     ("ENOENT", "BPF_MAP_GET_NEXT_ID"),
     ("ENOENT", "BPF_BTF_GET_NEXT_ID"),
     ("ENOENT", "BPF_LINK_GET_NEXT_ID"),
-    ("ENOSPC", "BPF_PROG_LOAD"),
-    ("ENOSPC", "BPF_BTF_LOAD"),
 })
+# ENOSPC on a load is not listed: it is harmless only when the loader retries with a
+# bigger log buffer, which the tracker can see and this table cannot.
 
 
 def errno_is_expected(err: Key, call: str | None = None) -> bool:

@@ -1019,6 +1019,9 @@ class Tracker:
                          attach_point=point, attach_type=attach_type,
                          enabled_line=call.line)
         link.attach_point = point
+        if point is not None:
+            link.attach_source = target.attach_source if target is not None and \
+                target.attach_source else "log"
         self._attach(att, call)
 
     def bpf_raw_tracepoint_open(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
@@ -1040,6 +1043,7 @@ class Tracker:
             return
         obj = self._new("raw_tracepoint", call, call.result, cmd, attrs={"name": name})
         obj.attach_point = point
+        obj.attach_source = "log" if point is not None else None
         if prog is None:
             return
         att = Attachment(prog, obj, cmd, call.line, call.origin.file, link=obj,
@@ -1135,6 +1139,18 @@ class Tracker:
         return Lifecycle(self.objects, self.attachments, self.pins, self.failures,
                          self.actions, self.processes, self.files)
 
+    def _retried_after_enospc(self, failure: Failure) -> Obj | None:
+        if failure.errno != "ENOSPC" or failure.call not in ("BPF_PROG_LOAD", "BPF_BTF_LOAD"):
+            return None
+        kind = "prog" if failure.call == "BPF_PROG_LOAD" else "btf"
+        name = failure.attrs.get("prog_name", "")
+        for obj in self.objects:
+            if obj.kind == kind and obj.line > failure.line and obj.file == failure.file and (
+                kind == "btf" or obj.name == name
+            ):
+                return obj
+        return None
+
     def _classify_probes(self) -> None:
         pinned = {id(p.obj) for p in self.pins if p.obj is not None}
         for obj in self.objects:
@@ -1172,6 +1188,11 @@ class Tracker:
                 obj.probe = bool(progs) and all(p.probe for p in progs)
         for failure in self.failures:
             subject = failure.subject
+            retry = self._retried_after_enospc(failure)
+            if retry is not None:
+                failure.probe = True
+                failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
+                continue
             if failure.errno == "EPERM":
                 failure.probe = False
             elif subject is not None and subject.kind == "prog" and subject.probe:
