@@ -16,12 +16,16 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
 from bpfexplain import __version__
 from bpfexplain.errors import BpfexplainError, InputError
+
+if TYPE_CHECKING:
+    from bpfexplain.framing import Stats
+    from bpfexplain.story import Story
 
 EXAMPLES = """\
 Record a log yourself, then explain it:
@@ -46,6 +50,9 @@ app = typer.Typer(
 
 
 class ParseFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
     events = "events"
 
 
@@ -68,35 +75,89 @@ def _main(
 _state: dict[str, bool] = {"traceback": False}
 
 
+def _detail(brief: bool, verbose: bool) -> str:
+    if brief and verbose:
+        raise typer.BadParameter("--brief and --verbose exclude each other")
+    return "brief" if brief else "verbose" if verbose else "default"
+
+
 @app.command(epilog=EXAMPLES)
 def parse(
     files: Annotated[list[str], typer.Argument(help="strace logs ('-' for stdin; a directory "
                                                     "of 'strace -ff' files).")],
-    format: Annotated[ParseFormat, typer.Option("--format", "-f",
-                                                help="Output format.")] = ParseFormat.events,
+    format: Annotated[ParseFormat, typer.Option(
+        "--format", help="text: the story (default); json: the graph as one document; "
+        "markdown: lesson notes; events: one JSON object per parsed call.")] = ParseFormat.text,
+    brief: Annotated[bool, typer.Option("--brief", help="Only the graph and a summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Every call, probes unfolded.")] = False,
+    tracepoint_ids: Annotated[Path | None, typer.Option(
+        "--tracepoint-ids", help="File of 'ID CAT:NAME' lines to name tracepoint ids.",
+        dir_okay=False)] = None,
+    resolve_locally: Annotated[bool, typer.Option(
+        "--resolve-locally/--no-resolve-locally",
+        help="Name ids the log does not explain from this machine's tracefs/sysfs.")] = True,
     strict: Annotated[bool, typer.Option("--strict",
                                          help="Stop at the first unparsable call line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No summary on stderr.")] = False,
+                                        help="No reading summary on stderr.")] = False,
+    color: Annotated[bool | None, typer.Option(
+        "--color/--no-color", help="Force colours on or off (default: when a terminal).")
+    ] = None,
 ) -> None:
-    """Explain a saved strace log."""
+    """Explain a saved strace log.
+
+    Line numbers are 1-based within each input file; with several files (e.g. the
+    files of 'strace -ff') the JSON names the file of each record.
+    """
     from bpfexplain.framing import Stats, open_inputs
-    from bpfexplain.parser import parse_events
-    from bpfexplain.render.events import event_line
     from bpfexplain.render.summary import summary_lines
 
+    detail = _detail(brief, verbose)
     streams = open_inputs(files)
     stats = Stats()
-    names = [name for name, _ in streams]
-    out = sys.stdout
     try:
-        for event in parse_events(streams, stats, strict=strict):
-            out.write(event_line(event, names))
-            out.write("\n")
+        if format is ParseFormat.events:
+            _print_events(streams, stats, strict)
+        else:
+            from bpfexplain.pipeline import explain_streams, make_resolver
+
+            resolver = make_resolver(files, tracepoint_ids=tracepoint_ids,
+                                     local=resolve_locally)
+            story = explain_streams(streams, stats, resolver, detail=detail, strict=strict)
+            _print_story(story, format.value, color)
     finally:
         if not quiet:
             for line in summary_lines(stats):
                 typer.echo(line, err=True)
+
+
+def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: bool) -> None:
+    from bpfexplain.parser import parse_events
+    from bpfexplain.render.events import event_line
+
+    names = [name for name, _ in streams]
+    out = sys.stdout
+    for event in parse_events(streams, stats, strict=strict):
+        out.write(event_line(event, names))
+        out.write("\n")
+
+
+def _print_story(story: Story, fmt: str, color: bool | None) -> None:
+    if fmt == "json":
+        import json
+
+        from bpfexplain.render.json import story_json
+
+        sys.stdout.write(json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "markdown":
+        from bpfexplain.render.markdown import story_markdown
+
+        sys.stdout.write(story_markdown(story))
+    else:
+        from bpfexplain.render.text import make_console, print_story
+
+        print_story(story, make_console(color=color))
 
 
 class RunFormat(str, Enum):

@@ -429,11 +429,7 @@ class _Builder:
             spans.append((f"dynamic PMU type {ptype}", None))
             if obj.attach_point:
                 spans += [(" = ", None), (obj.attach_point, "bpf.point")]
-            if obj.attach_point and obj.attach_point.split(":")[0] in ("uprobe", "uretprobe",
-                                                                       "kprobe", "kretprobe") \
-                    and ":" not in obj.attach_point:
-                spans.append((" (strace shows only a pointer to its target; --deep reads it)",
-                              "dim"))
+
         else:
             spans.append((f"{_short(ptype)} {_short(config)}", None))
         pid = a.get("pid")
@@ -441,6 +437,13 @@ class _Builder:
         who = "all processes" if pid == -1 else f"pid {pid}"
         where = "any CPU" if cpu == -1 else f"cpu {cpu}"
         spans += [(f", {who}, {where}) → ", None), fd_span(obj.fd)]
+        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
+            hint = obj.attrs.get("likely_target")
+            spans.append(("; strace shows only a pointer to the probed function", "dim"))
+            if hint:
+                spans += [(" (the loader had just opened ", "dim"), (str(hint), "path"),
+                          (" to look up its symbols)", "dim")]
+            spans.append(("; --deep reads it", "dim"))
         return tuple(spans)
 
     def _attach_text(self, att: Attachment) -> Spans:

@@ -257,7 +257,7 @@ class Tracker:
         self._tgid: dict[int | None, int | None] = {}
         self._counters: Counter[str] = Counter()
         self._pending_outputs: list[Obj] = []
-        self._finished = False
+        self._last_binary: dict[int | None, str] = {}
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -583,6 +583,8 @@ class Tracker:
             self._open_failed(call, path)
             return
         flags = flag_names(call.args[2]) if len(call.args) > 2 else []
+        if _looks_like_binary(path):
+            self._last_binary[self._tgid.get(call.pid, call.pid)] = path
         obj = self._new("file", call, None, "openat", name="")
         obj.path = path
         self._bind(call.pid, call.result, obj, call, cloexec="O_CLOEXEC" in flags)
@@ -727,7 +729,11 @@ class Tracker:
             uprobe = obj.deep.get("uprobe") if obj.deep else None
             if found is not None:
                 pmu = found[0]
-                retprobe = bool(uprobe and uprobe.get("retprobe"))
+                # The PMUs' format/retprobe file says "config:0" on every kernel that has
+                # them: bit 0 of config marks a return probe.
+                config_bits = attrs.get("config")
+                retprobe = bool(uprobe.get("retprobe")) if uprobe else (
+                    isinstance(config_bits, int) and bool(config_bits & 1))
                 kind = {"uprobe": "uretprobe" if retprobe else "uprobe",
                         "kprobe": "kretprobe" if retprobe else "kprobe"}.get(pmu, pmu)
                 target = ""
@@ -739,6 +745,11 @@ class Tracker:
                         target += f":{uprobe['offset']:#x}"
                 obj.attach_point = kind + target
                 obj.attach_source = found[1]
+                binary = self._last_binary.get(obj.pid)
+                if not uprobe and pmu == "uprobe" and binary:
+                    # strace shows the target only as a pointer (config1); the file the
+                    # loader opened last to read symbols is a strong hint, not a fact.
+                    obj.attrs["likely_target"] = binary
 
     def on_ioctl(self, call: Call) -> None:
         if len(call.args) < 2:
@@ -1151,6 +1162,17 @@ class Tracker:
                 return obj
         return None
 
+    def _map_tried_and_dropped(self, m: Obj) -> bool:
+        """A map closed right after creation, unused, before any real program: a test.
+
+        cilium/ebpf and others create such maps to learn whether map names or flags
+        work; a real map lives at least until the programs that use it are loaded.
+        """
+        if m.ops or m.closed_line is None or m.end != "close" or m.closed_line - m.line > 3:
+            return False
+        return not any(o.kind == "prog" and o.line < m.closed_line and o.known
+                       and not _looks_like_probe_prog(o.attrs) for o in self.objects)
+
     def _classify_probes(self) -> None:
         pinned = {id(p.obj) for p in self.pins if p.obj is not None}
         for obj in self.objects:
@@ -1168,9 +1190,10 @@ class Tracker:
                 users = [p for p in self.objects if p.kind == "prog" and obj in p.maps]
                 obj.probe = obj.name.startswith("libbpf_") or (
                     bool(users) and all(p.probe for p in users) and not obj.ops
-                )
+                ) or self._map_tried_and_dropped(obj)
                 if obj.probe:
-                    obj.feature = _MAP_FEATURES.get(obj.name, "map features")
+                    obj.feature = _MAP_FEATURES.get(
+                        obj.name, "map names" if obj.name == "feature_test" else "map features")
             elif obj.kind == "btf":
                 if id(obj) in used_btf:
                     obj.probe = False
@@ -1193,7 +1216,8 @@ class Tracker:
                 failure.probe = True
                 failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
                 continue
-            if failure.errno == "EPERM":
+            if failure.errno == "EPERM" and failure.call != "openat":
+                # Not even allowed to probe: that is the user's real problem.
                 failure.probe = False
             elif subject is not None and subject.kind == "prog" and subject.probe:
                 failure.probe = True
@@ -1212,6 +1236,13 @@ def unwrap_fd(value: Any) -> Any:
     while isinstance(value, (Commented, InOut)):
         value = value.value if isinstance(value, Commented) else value.after
     return value
+
+
+def _looks_like_binary(path: str) -> bool:
+    if path.startswith(("/sys/", "/proc/", "/dev/", "/etc/", "/run/", "/tmp/")):
+        return False
+    name = path.rsplit("/", 1)[-1]
+    return ".so" in name or "/bin/" in path or "/sbin/" in path
 
 
 def _kind_from_annotation(path: str) -> str | None:

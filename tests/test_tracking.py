@@ -213,7 +213,7 @@ def test_tracepoint_id_learned_from_the_log() -> None:
         close(5) = 0
         {TP.format(config=316, fd=6)}
     """)
-    perf = [o for o in lc.objects if o.kind == "perf_event"][0]
+    perf = next(o for o in lc.objects if o.kind == "perf_event")
     assert perf.attach_point == "tracepoint:sched:sched_switch"
     assert perf.attach_source == "log"
 
@@ -223,7 +223,7 @@ def test_tracepoint_id_learned_from_yy_annotation_without_openat() -> None:
         read(5</sys/kernel/tracing/events/sched/sched_switch/id>, "316\\n", 4096) = 4
         {TP.format(config=316, fd=6)}
     """)
-    perf = [o for o in lc.objects if o.kind == "perf_event"][0]
+    perf = next(o for o in lc.objects if o.kind == "perf_event")
     assert perf.attach_point == "tracepoint:sched:sched_switch"
 
 
@@ -240,7 +240,7 @@ def test_dynamic_pmu_named_from_the_log() -> None:
         close(8) = 0
         perf_event_open({type=0x8 /* PERF_TYPE_??? */, size=PERF_ATTR_SIZE_VER7, config=0, sample_period=1, sample_type=0, ...}, -1, 0, -1, PERF_FLAG_FD_CLOEXEC) = 8
     """)
-    perf = [o for o in lc.objects if o.kind == "perf_event"][0]
+    perf = next(o for o in lc.objects if o.kind == "perf_event")
     assert perf.attrs["type"] == 8
     assert perf.attach_point == "uprobe"
 
@@ -255,7 +255,7 @@ def test_raw_numbers_are_normalised_to_names() -> None:
     """)
     prog = by_name(lc, "raw")
     assert prog.attrs["prog_type"] == "BPF_PROG_TYPE_TRACEPOINT"
-    perf = [o for o in lc.objects if o.kind == "perf_event"][0]
+    perf = next(o for o in lc.objects if o.kind == "perf_event")
     assert perf.attrs["type"] == "PERF_TYPE_TRACEPOINT" and perf.attrs["config"] == 443
     (att,) = lc.attachments
     assert att.enabled
