@@ -297,7 +297,7 @@ class _Builder:
                                  (_short(attrs.get("prog_type")), "bpf.type")]
             if count is not None:
                 spans.append((f", {plural(count, 'instruction')}", None))
-            spans += [(" → ", None), fd_span(obj.fd)]
+            spans += [(" → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
             extra: tuple[str, ...] = ()
             if obj.deep.get("prog_id") is not None:
                 spans.append((f" (kernel id {obj.deep['prog_id']})", None))
@@ -312,7 +312,7 @@ class _Builder:
                               None))
             if a.get("max_entries") is not None:
                 spans.append((f", {plural(a['max_entries'], 'entry', 'entries')}", None))
-            spans += [(" → ", None), fd_span(obj.fd)]
+            spans += [(" → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
             return tuple(spans), ()
         if kind == "btf_load" and obj is not None:
             size = obj.attrs.get("btf_size")
@@ -402,9 +402,20 @@ class _Builder:
     def _close_note(self, obj: Obj) -> str:
         if obj.refs > 0:
             return " (another fd still holds it)"
-        if obj.kind == "prog" and obj.attachments:
-            return " (the attachment keeps the program alive until it is released)"
+        live = [a for a in obj.attachments if a.prog is obj and _holder_open_after(a, obj)]
+        if obj.kind == "prog" and live:
+            return " (its attachment keeps the program in the kernel until that is released)"
         return ""
+
+    def reuse_note(self, obj: Obj) -> Spans:
+        """``(fd 8 was the kprobe_multi test program's number...)``: fds are reused."""
+        prev = obj.previous
+        if prev is None or obj.fd is None or prev.closed_line is None:
+            return ()
+        what: Spans = name_spans(prev) if not prev.probe else (
+            (f"a feature-test {KIND_WORD.get(prev.kind, prev.kind)}", None),)
+        return ((f" (fd {obj.fd} was ", "dim"), *[(t, "dim") for t, _ in what],
+                (f" before, released L{prev.closed_line})", "dim"))
 
     def _failure_detail(self, f: Failure) -> tuple[str, ...]:
         if not f.detail:
@@ -436,7 +447,7 @@ class _Builder:
         cpu = a.get("cpu")
         who = "all processes" if pid == -1 else f"pid {pid}"
         where = "any CPU" if cpu == -1 else f"cpu {cpu}"
-        spans += [(f", {who}, {where}) → ", None), fd_span(obj.fd)]
+        spans += [(f", {who}, {where}) → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
         if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
             hint = obj.attrs.get("likely_target")
             spans.append(("; strace shows only a pointer to the probed function", "dim"))
@@ -868,6 +879,17 @@ class _Builder:
         parts.append("failures: " + (", ".join(f"{f.call} {f.errno} (L{f.line})" for f in real)
                                      if real else "none that matter"))
         return tuple(parts)
+
+
+KIND_WORD = {"prog": "program", "map": "map", "btf": "BTF object", "perf_event": "perf event",
+             "link": "link"}
+
+
+def _holder_open_after(att: Attachment, prog: Obj) -> bool:
+    holder = att.link or att.target
+    return holder is not None and (holder.closed_line is None or
+                                   (prog.closed_line is not None and
+                                    holder.closed_line > prog.closed_line))
 
 
 def _join(groups: list[Spans]) -> Spans:

@@ -91,7 +91,8 @@ class Obj:
     path: str | None = None
     """For files: the path opened (tracefs id files, cgroups, pins)."""
     deep: dict[str, Any] = field(default_factory=dict)
-
+    previous: Obj | None = None
+    """The object that had this fd number before in the same process (fds are reused)."""
     attachments: list[Attachment] = field(default_factory=list)
 
     def label(self) -> str:
@@ -227,6 +228,15 @@ class FdTable:
         self.cloexec: set[int] = set()
         # fd number → the object a reuse displaced, so a late close can be credited.
         self.displaced: dict[int, tuple[Obj, int]] = {}
+        # fd number → the last object that had it, so the story can point out reuse.
+        self.history: dict[int, Obj] = {}
+
+    def remove(self, fd: int) -> Obj | None:
+        obj = self.fds.pop(fd, None)
+        self.cloexec.discard(fd)
+        if obj is not None and obj.kind != "file":
+            self.history[fd] = obj
+        return obj
 
     def copy(self, owner: int | None) -> FdTable:
         table = FdTable(owner)
@@ -292,6 +302,10 @@ class Tracker:
               cloexec: bool = True) -> None:
         table = self._table(pid)
         old = table.fds.get(fd)
+        before = old if old is not None else table.history.get(fd)
+        if before is not None and before is not obj and obj.previous is None and \
+                obj.kind != "file":
+            obj.previous = before
         if old is not None and old is not obj:
             # The log never showed this fd closed, yet the kernel handed the number
             # out again: whatever was there is gone.
@@ -362,7 +376,8 @@ class Tracker:
             line=call.line, file=call.origin.file, call=name, errno=errno, pid=call.pid,
             why=kn.errno_meaning(errno, name) if errno in kn.ERRNO else
             f"the call failed with {errno}",
-            probe=probe and errno not in ("EPERM",),
+            # EPERM from bpf() means not even probing is allowed: never harmless.
+            probe=probe and (errno != "EPERM" or name == "openat"),
             expected=kn.errno_is_expected(errno, name) if errno in kn.ERRNO else False,
             detail=detail, subject=subject, attrs=attrs or {},
         )
@@ -418,7 +433,7 @@ class Tracker:
         if table is None:
             return
         for fd, obj in list(table.fds.items()):
-            del table.fds[fd]
+            table.remove(fd)
             self._unref(obj, line, how, file)
         # threads sharing this table lose it too
         for other, t in list(self._tables.items()):
@@ -481,7 +496,7 @@ class Tracker:
         proc.command = (path or (proc.argv[0] if proc.argv else "?")).rsplit("/", 1)[-1]
         table = self._table(call.pid)
         for fd in list(table.cloexec):
-            obj = table.fds.pop(fd, None)
+            obj = table.remove(fd)
             if obj is not None:
                 self._unref(obj, call.line, "exec", call.origin.file)
         table.cloexec.clear()
@@ -515,8 +530,7 @@ class Tracker:
             return
         if obj is None:
             return
-        del table.fds[fd]
-        table.cloexec.discard(fd)
+        table.remove(fd)
         if obj.kind in ("file",):
             obj.refs -= 1
             return
@@ -536,8 +550,9 @@ class Tracker:
             return
         table = self._table(call.pid)
         for fd in [fd for fd in table.fds if first <= fd <= last]:
-            obj = table.fds.pop(fd)
-            table.cloexec.discard(fd)
+            obj = table.remove(fd)
+            if obj is None:
+                continue
             self._unref(obj, call.line, "close", call.origin.file)
             if obj.kind != "file":
                 self._act("close", call, obj=obj)
