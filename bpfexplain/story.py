@@ -737,26 +737,34 @@ class _Builder:
         maps = [o for o in lc.objects if o.kind == "map" and not o.probe and o.known]
         outputs = [o for o in lc.objects if o.kind == "perf_event" and
                    o.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT"]
-        procs = [p for p in lc.processes.values() if p.command]
         doers = [p for p in lc.processes.values()
-                 if any(o.pid == p.tgid for o in lc.objects)] or list(lc.processes.values())
-        if procs and doers and doers[0].command:
-            procs = doers
-        who = procs[0].command if procs else ("process" if doers else "the traced program")
-        pid = procs[0].pid if procs else (doers[0].pid if doers else None)
+                 if any(o.pid == p.tgid and o.known for o in lc.objects)
+                 or any(f.pid == p.pid for f in lc.failures)]
+        if not doers:
+            doers = [p for p in lc.processes.values() if p.command][:1]
         parts = [plural(len(progs), "program")]
         if atts:
             parts[0] += f" attached to {plural(len(points), 'event')}"
         if maps:
             parts.append(plural(len(maps), "map"))
         if outputs:
-            parts.append(f"1 output channel ({plural(len(outputs), 'per-CPU buffer')})")
+            channels = len({id(o.output_map) for o in outputs}) or 1
+            parts.append(f"{plural(channels, 'output channel')} "
+                         f"({plural(len(outputs), 'per-CPU buffer')})")
         real_failures = [f for f in lc.failures if not f.probe]
         if real_failures:
             parts.append(plural(len(real_failures), "failure"))
-        head: list[Span] = [(who or "?", "proc")]
-        if pid is not None:
-            head.append((f" (pid {pid})", None))
+        head: list[Span] = []
+        for i, proc in enumerate(doers[:3]):
+            if i:
+                head.append((" and " if i == len(doers[:3]) - 1 else ", ", None))
+            head.append((proc.command or "process", "proc"))
+            if proc.pid is not None:
+                head.append((f" (pid {proc.pid})", None))
+        if len(doers) > 3:
+            head.append((f" and {len(doers) - 3} more", None))
+        if not head:
+            head.append(("the traced program", "proc"))
         head.append((": " + ", ".join(parts), None))
         return tuple(head)
 
