@@ -54,6 +54,8 @@ class ParseFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     events = "events"
+    dot = "dot"
+    mermaid = "mermaid"
 
 
 def _version(value: bool) -> None:
@@ -87,7 +89,8 @@ def parse(
                                                     "of 'strace -ff' files).")],
     format: Annotated[ParseFormat, typer.Option(
         "--format", help="text: the story (default); json: the graph as one document; "
-        "markdown: lesson notes; events: one JSON object per parsed call.")] = ParseFormat.text,
+        "markdown: lesson notes; events: one JSON object per parsed call; "
+        "dot, mermaid: the graph as a picture.")] = ParseFormat.text,
     brief: Annotated[bool, typer.Option("--brief", help="Only the graph and a summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Every call, probes unfolded.")] = False,
@@ -104,6 +107,11 @@ def parse(
     color: Annotated[bool | None, typer.Option(
         "--color/--no-color", help="Force colours on or off (default: when a terminal).")
     ] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", dir_okay=False,
+        help="Write to FILE. graph.svg/.png (with --format dot or mermaid; .png always): "
+             "the picture drawn by Graphviz; story.svg/.html (--format text): the "
+             "coloured story for slides; any other name: the format's text.")] = None,
 ) -> None:
     """Explain a saved strace log.
 
@@ -125,7 +133,12 @@ def parse(
             resolver = make_resolver(files, tracepoint_ids=tracepoint_ids,
                                      local=resolve_locally)
             story = explain_streams(streams, stats, resolver, detail=detail, strict=strict)
-            _print_story(story, format.value, color)
+            if output is not None:
+                from bpfexplain.render.export import write_output
+
+                write_output(story, format.value, output)
+            else:
+                _print_story(story, format.value, color)
     finally:
         if not quiet:
             for line in summary_lines(stats):
@@ -150,10 +163,10 @@ def _print_story(story: Story, fmt: str, color: bool | None) -> None:
         from bpfexplain.render.json import story_json
 
         sys.stdout.write(json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "markdown":
-        from bpfexplain.render.markdown import story_markdown
+    elif fmt in ("markdown", "dot", "mermaid"):
+        from bpfexplain.render.export import format_story
 
-        sys.stdout.write(story_markdown(story))
+        sys.stdout.write(format_story(story, fmt))
     else:
         from bpfexplain.render.text import make_console, print_story
 
@@ -254,6 +267,111 @@ def run(
     else:
         live.write_story(story, format.value, sys.stdout, color=color)
     raise typer.Exit(outcome.status)
+
+
+DEMO_EPILOG = """\
+Examples:
+
+    bpfexplain demo                   # the lessons, with titles
+    bpfexplain demo classic --step    # play one, pausing at each phase
+    bpfexplain demo --list            # just the names, for scripts
+    bpfexplain demo go --format markdown --output go.md   # a handout
+"""
+
+
+@app.command(epilog=DEMO_EPILOG)
+def demo(
+    name: Annotated[str | None, typer.Argument(
+        help="The lesson to play (see the list).", show_default=False)] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print lesson names, one per line.")]
+        = False,
+    step: Annotated[bool, typer.Option(
+        "--step", help="Wait for Enter between phases (only when stdin is a terminal).")]
+        = False,
+    no_wait: Annotated[bool, typer.Option(
+        "--no-wait", help="Never wait for Enter, even with --step on a terminal.")] = False,
+    format: Annotated[ParseFormat, typer.Option(
+        "--format", help="text: play the lesson (default); markdown: a handout; dot, "
+        "mermaid, json: the recording in that format.")] = ParseFormat.text,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", dir_okay=False,
+        help="Write to FILE, as 'parse --output' does.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Every call, probes unfolded.")] = False,
+    color: Annotated[bool | None, typer.Option(
+        "--color/--no-color", help="Force colours on or off (default: when a terminal).")
+    ] = None,
+) -> None:
+    """Play a bundled lesson: a real recording explained, no root or strace needed."""
+    from bpfexplain import demo as lessons
+    from bpfexplain.render.text import make_console
+
+    if list_:
+        for lesson_name in lessons.lesson_names():
+            typer.echo(lesson_name)
+        return
+    console = make_console(color=color)
+    if name is None:
+        lessons.lesson_table(console)
+        return
+    lesson = lessons.find_lesson(name)
+    detail = "verbose" if verbose else "default"
+    if format is ParseFormat.events:
+        raise typer.BadParameter("lessons are told as stories; use 'parse --format events' "
+                                 "on a recording")
+    if format is not ParseFormat.text or output is not None:
+        from bpfexplain.render.export import format_story, write_output
+
+        # A lesson of several recordings becomes one document per recording, in order.
+        for index, recording in enumerate(lesson.recordings):
+            story = lessons.lesson_story(recording, detail)
+            if output is not None:
+                target = output if index == 0 else output.with_name(
+                    f"{output.stem}-{index + 1}{output.suffix}")
+                write_output(story, format.value, target)
+            else:
+                sys.stdout.write(format_story(story, format.value))
+        return
+    interactive = step and not no_wait and sys.stdin.isatty()
+    lessons.play(lesson, console, step=step, detail=detail,
+                 wait=_wait_for_enter if interactive else None)
+
+
+def _wait_for_enter(prompt: str) -> bool:
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return True
+    return answer.strip().lower() not in ("q", "quit")
+
+
+@app.command(epilog="Examples:\n\n    bpfexplain explain BPF_PROG_LOAD\n"
+                    "    bpfexplain explain verifier\n    bpfexplain explain set_bpf\n")
+def explain(
+    term: Annotated[list[str], typer.Argument(help="The word to explain (any case; "
+                                                   "BPF_ prefixes optional).")],
+    color: Annotated[bool | None, typer.Option(
+        "--color/--no-color", help="Force colours on or off (default: when a terminal).")
+    ] = None,
+) -> None:
+    """Explain an eBPF term: what it is, where it shows up, since which Linux."""
+    from bpfexplain import glossary
+    from bpfexplain.render.handout import print_entry
+    from bpfexplain.render.text import make_console
+
+    words = " ".join(term)
+    entry = glossary.lookup(words)
+    if entry is None:
+        close = glossary.suggest(words)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise UnknownTerm(f"no glossary entry for {words!r}{hint}")
+    print_entry(entry, make_console(color=color))
+
+
+class UnknownTerm(BpfexplainError):
+    """``explain``: the term is not in the glossary."""
+
+    exit_code = 2
 
 
 def main() -> None:
