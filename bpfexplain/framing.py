@@ -9,6 +9,20 @@ set lookup.
 
 Line numbers are 1-based and counted per input file; a frame's ``file`` is the index
 of its input in the order given.
+
+The shapes, as strace writes them (``printleader`` in strace's ``src/strace.c``)::
+
+    [pid  1234] 12:34:56.123456 bpf(BPF_PROG_LOAD, {...}, 148) = 5 <0.000025>
+    ^ -f to stderr  ^ -t/-tt/-ttt/-r               ^ the call       ^ -T
+    1234  bpf(...)              -f with -o FILE
+    1234<bpftrace> bpf(...)     -Y (--decode-pids=comm)
+    bpf(...)                    one process, or one file per pid (-ff: trace.1234)
+    [ 321] bpf(...)             -n (syscall number);  [00007f...] with -i
+    1234  bpf(BPF_MAP_CREATE, {...} <unfinished ...>
+    1234  <... bpf resumed>, 72) = 3
+    1234  --- SIGINT {si_signo=SIGINT, si_code=SI_USER, si_pid=1, si_uid=0} ---
+    1234  +++ exited with 0 +++   /   +++ killed by SIGKILL +++
+    strace: Process 1234 attached
 """
 
 from __future__ import annotations
@@ -28,43 +42,66 @@ INTERESTING = frozenset({
 })
 
 # Cheap second looks for syscalls that are frequent in unfiltered traces but only
-# rarely matter: a read matters when it returns a small number (a tracepoint id or
-# PMU type read from tracefs/sysfs), an ioctl when it is a perf ioctl ('$' = 0x24),
-# an mmap when it maps shared memory (perf and ring buffers), an fcntl when it dups.
+# rarely matter, run on the complete call text:
+# - read matters when it returns short text (a tracepoint id or PMU type read from
+#   tracefs/sysfs, the possible-CPU list), never for binary data;
+# - ioctl when it is a perf ioctl ('$' = 0x24), by name or by number (-X raw);
+# - mmap when it maps shared memory (perf and ring buffers; MAP_SHARED is 0x1);
+# - fcntl when it duplicates a descriptor (F_DUPFD = 0, F_DUPFD_CLOEXEC = 0x406).
+# A false positive only costs one parse; a false negative would hide a step.
 _CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
-    "read": re.compile(r'"-?[0-9]+\\n"'),
+    "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"'),
     "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"),
-    "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], \d"),
-    "mmap2": re.compile(r"MAP_SHARED"),
-    "fcntl": re.compile(r"F_DUPFD|(?<=fcntl\()\d+(?:<[^>]*>)?, (?:0x406|0x0|1030|0)[,)]"),
-    "fcntl64": re.compile(r"F_DUPFD"),
+    "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
+    "mmap2": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
+    "fcntl": re.compile(r"F_DUPFD|(?<=fcntl\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
+    "fcntl64": re.compile(r"F_DUPFD|(?<=fcntl64\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
 }
 
-# prefix: `[pid  1234] ` (strace on stderr), `1234 ` (-f -o), `1234<comm> ` (-Y),
-# then an optional timestamp: `12:34:56`, `12:34:56.123456` (-t/-tt),
-# `1700000000.123456` (-ttt), `     0.000123` (-r).
+# What printleader writes before a call: `[pid  1234] ` (strace on stderr) or
+# `1234  ` (-f -o), either with `<comm>` under -Y; then -t/-tt/-ttt or -r
+# (`12:34:56`, `12:34:56.123456`, `1700000000.123456`, `     0.000123`), with
+# both -t and -r a `(+     0.000123) `; then -n's `[ 321] ` and -i's
+# `[00007f0123456789] `.
 _PREFIX = (
-    r"(?:\[pid\s+(?P<pid1>\d+)(?:<(?P<comm1>[^>]*)>)?\]\s+"
-    r"|(?P<pid2>\d+)(?:<(?P<comm2>[^>]*)>)?\s+)?"
-    r"\s*(?:(?P<ts>\d+(?::\d\d:\d\d)?(?:\.\d+)?)\s+)?"
+    r"\s*(?:\[pid\s+(?P<pid1>\d{1,10})(?:<(?P<comm1>[^>]*)>)?\]\s+"
+    r"|(?P<pid2>\d{1,10})(?:<(?P<comm2>[^>]*)>)?\s+)?"
+    r"(?:(?P<ts>\d{1,20}(?::\d\d:\d\d)?(?:\.\d{1,12})?)\s+)?"
+    r"(?:\(\+\s*\d+(?:\.\d+)?\)\s+)?"
+    r"(?:\[\s*(?:\d+|\?+)\]\s+)?"
+    r"(?:\[[0-9a-f?]{8,16}\]\s+)?"
 )
 _CALL_START = re.compile(_PREFIX + r"(?P<name>[a-z_][a-z0-9_]*)\(")
 _OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
 _RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
-_UNFINISHED = " <unfinished ...>"
-_DURATION = re.compile(r"\s+<(\d+\.\d+)>$")
+_UNFINISHED = "<unfinished ...>"
+_DURATION = re.compile(r"\s+<(\d{1,20}(?:\.\d{1,12})?)>$")
 _COMPLETE = re.compile(r"\)\s*=\s+(?:\?|-?[0-9])")
 SIGNAL_LINE = re.compile(r"--- (?P<sig>SIG[A-Z0-9+]+|\S+) (?P<info>.*?)\s*---$")
 EXIT_LINE = re.compile(
-    r"\+\+\+ (?:exited with (?P<code>-?\d+)"
+    r"\+\+\+ (?:exited with (?P<code>-?\d{1,10})"
     r"|killed by (?P<sig>\S+)(?P<core> \(core dumped\))?) \+\+\+$"
 )
-_STRACE_MSG = re.compile(r"strace: |\[ Process PID=\d+ runs in |\[ ?Process \d+ ")
-_FF_SUFFIX = re.compile(r"\.(\d+)$")
+# strace's own notes: attach/detach and errors (`strace: ...`), -k's stack frames
+# (` > /usr/lib/libc.so.6(syscall+0x1d) [0x...]`), a thread's exec replacing its
+# leader (`+++ superseded by execve in pid 12 +++`), personality changes.
+_STRACE_MSG = re.compile(
+    r"strace: |\[ Process PID=\d+ runs in | > \S|\+\+\+ superseded by |\[ ?Process \d+ "
+)
+# Where a strace line starts after the traced program's output on the same line
+# (`Attaching 1 probe...[pid  7663] bpf(...)`): only shapes that cannot be
+# mistaken for program text are looked for.
+_MIDLINE = re.compile(
+    r"\[pid\s+\d+(?:<[^>]*>)?\] |<\.\.\. [a-z_][a-z0-9_]* resumed>|(?<![A-Za-z0-9_])(?:"
+    + "|".join(sorted(INTERESTING, key=len, reverse=True)) + r")\("
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_FF_SUFFIX = re.compile(r"\.(\d{1,10})$")
 
 MAX_LINE_BYTES = 1 << 20
-"""Longer lines are reported, not parsed: no real strace line comes near it, and a
-runaway line must not cost minutes of lexing."""
+"""Longer lines are reported, not parsed: no real strace line comes near it (strace
+stops decoding instruction arrays at 4096 entries), and a runaway line must not cost
+minutes of lexing."""
 
 
 @dataclass(slots=True)
@@ -83,6 +120,8 @@ class Frame:
     duration: float | None = None
     interleaved: bool = False
     """The call's text was split by the traced program's own output."""
+    split_at: int = -1
+    """For an interleaved call: where the second line's text starts in ``text``."""
 
 
 @dataclass
@@ -126,7 +165,7 @@ class Stats:
         return self.lines - self.program_output
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     text: str
     line: int
@@ -141,16 +180,18 @@ def read_lines(stream: BinaryIO, stats: Stats, file: int) -> Iterator[tuple[int,
     reported as a problem and skipped without holding more than one chunk of it.
     """
     number = 0
+    readline = stream.readline
+    limit = MAX_LINE_BYTES + 1
     while True:
-        raw = stream.readline(MAX_LINE_BYTES + 1)
+        raw = readline(limit)
         if not raw:
             return
         number += 1
         stats.lines += 1
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        if len(raw) == limit and not raw.endswith(b"\n"):
             size = len(raw)
-            while True:  # drain the rest of the runaway line
-                more = stream.readline(MAX_LINE_BYTES)
+            while True:  # drain the rest of the runaway line, a chunk at a time
+                more = readline(MAX_LINE_BYTES)
                 size += len(more)
                 if not more or more.endswith(b"\n"):
                     break
@@ -188,11 +229,15 @@ class Framer:
         self._open: tuple[int | None, _Pending] | None = None
 
     def frames(self, lines: Iterable[tuple[int, str]]) -> Iterator[Frame]:
+        # The loop every line of an unfiltered trace goes through: locals, one
+        # regex match and a set lookup before anything else.
         call_start = _CALL_START.match
         interesting = INTERESTING
         checks = _CONTENT_CHECKS
         stats = self.stats
         for number, text in lines:
+            if "\x1b" in text:  # --color=always
+                text = _ANSI.sub("", text)
             m = call_start(text)
             if m is not None:
                 name = m.group("name")
@@ -202,10 +247,9 @@ class Framer:
                         self._skipped_pending.add(self._pid(m))
                     continue
                 check = checks.get(name)
-                if check is not None and check.search(text, m.end()) is None:
+                if (check is not None and not text.endswith(_UNFINISHED)
+                        and check.search(text, m.end()) is None):
                     stats.skipped += 1
-                    if text.endswith(_UNFINISHED):
-                        self._skipped_pending.add(self._pid(m))
                     continue
                 frame = self._call_line(m, text, number)
                 if frame is not None:
@@ -224,7 +268,7 @@ class Framer:
         time = _time(m.group("ts"))
         body = text[m.start("name"):]
         if body.endswith(_UNFINISHED):
-            self._pending[pid] = _Pending(body[: -len(_UNFINISHED)], number, time, comm)
+            self._pending[pid] = _Pending(body[: -len(_UNFINISHED)].rstrip(), number, time, comm)
             return None
         duration = None
         if body.endswith(">"):
@@ -232,9 +276,9 @@ class Framer:
             if d is not None:
                 duration = float(d.group(1))
                 body = body[: d.start()]
-        if _COMPLETE.search(body, max(0, len(body) - 200)) is None:
-            # No `) = result` at the end: the traced program's output landed in the
-            # middle of this line.  Hold it; a following continuation completes it.
+        if _COMPLETE.search(body) is None:
+            # No `) = result`: the traced program's output landed in the middle of
+            # this line.  Hold it; a following continuation completes it.
             self._open = (pid, _Pending(body, number, time, comm))
             return None
         self.stats.frames += 1
@@ -250,7 +294,7 @@ class Framer:
         if body.startswith("<... "):
             r = _RESUMED.match(body)
             if r is not None:
-                yield from self._resumed(r, pid, m, number)
+                yield from self._resumed(r, pid, number)
                 return
         if body.startswith("--- "):
             s = SIGNAL_LINE.match(body)
@@ -275,7 +319,50 @@ class Framer:
             if frame is not None:
                 yield frame
                 return
-        stats.note_output(self.file, number)
+        yield from self._midline(text, number)
+
+    def _midline(self, text: str, number: int) -> Iterator[Frame]:
+        """A line that is not strace's from its start: program output, perhaps
+        followed by a strace line that the output pushed off its line start."""
+        found = _MIDLINE.search(text, 1)
+        if found is not None:
+            rest = text[found.start():]
+            is_call = _CALL_START.match(rest)
+            # Without a pid prefix a call name inside program text is only
+            # believed when the whole call with its result follows.
+            if rest.startswith(("[pid", "<... ")) or (
+                    is_call is not None and (_COMPLETE.search(rest) is not None
+                                             or rest.endswith(_UNFINISHED))):
+                before = self.stats.program_output
+                produced = list(self._line(rest, number))
+                if self.stats.program_output == before:
+                    self.stats.warnings.append(Problem(
+                        self.file, number,
+                        "the traced program's output was printed before strace's "
+                        "line here; set aside",
+                    ))
+                    yield from produced
+                return  # not recognised either: the inner look counted it as output
+        self.stats.note_output(self.file, number)
+
+    def _line(self, text: str, number: int) -> Iterator[Frame]:
+        """The frames of one line, as :meth:`frames` makes them, without its fast path."""
+        m = _CALL_START.match(text)
+        if m is None:
+            yield from self._other_line(text, number)
+            return
+        name = m.group("name")
+        check = _CONTENT_CHECKS.get(name)
+        if name not in INTERESTING or (
+                check is not None and not text.endswith(_UNFINISHED)
+                and check.search(text, m.end()) is None):
+            self.stats.skipped += 1
+            if text.endswith(_UNFINISHED):
+                self._skipped_pending.add(self._pid(m))
+            return
+        frame = self._call_line(m, text, number)
+        if frame is not None:
+            yield frame
 
     def _continue_open(self, text: str, number: int) -> Frame | None:
         """Join a call line split by program output with the line that ends it."""
@@ -287,17 +374,15 @@ class Framer:
         if d is not None:
             duration = float(d.group(1))
             tail = tail[: d.start()]
-        if _COMPLETE.search(pending.text + tail) is None:
+        if _COMPLETE.search(tail) is None:
             return None  # plain program output between the halves; keep waiting
         self._open = None
         self.stats.frames += 1
-        self.stats.note_output(self.file, number)  # part of this line was the program's
-        self.stats.program_output -= 1
         return Frame("call", pending.text + tail, self.file, number, pending.line, pid,
-                     pending.comm, pending.time, duration, interleaved=True)
+                     pending.comm, pending.time, duration, interleaved=True,
+                     split_at=len(pending.text))
 
-    def _resumed(self, r: re.Match[str], pid: int | None, m: re.Match[str],
-                 number: int) -> Iterator[Frame]:
+    def _resumed(self, r: re.Match[str], pid: int | None, number: int) -> Iterator[Frame]:
         name = r.group("name")
         pending = self._pending.pop(pid, None)
         if pending is None:
@@ -326,8 +411,17 @@ class Framer:
         if d is not None:
             duration = float(d.group(1))
             rest = rest[: d.start()]
+        # strace ends the first half after `, ` or mid-argument and starts the
+        # second with what follows; `read(3, ` + `"443\n", 4096) = 4`.
+        first = pending.text
+        if first.endswith(",") and not rest.startswith((",", ")")):
+            first += " "
+        text = first + rest
+        check = _CONTENT_CHECKS.get(name)
+        if check is not None and check.search(text, len(name) + 1) is None:
+            self.stats.skipped += 1
+            return
         self.stats.frames += 1
-        text = pending.text + rest
         yield Frame("call", text, self.file, number, pending.line, pid,
                     pending.comm, pending.time, duration)
 
@@ -339,7 +433,8 @@ class Framer:
 
     def _never_returned(self, pid: int | None, pending: _Pending) -> Frame:
         self.stats.frames += 1
-        return Frame("call", pending.text.rstrip() + ") = ?", self.file, pending.line,
+        text = pending.text.rstrip().rstrip(",")
+        return Frame("call", _close_call(text) + " = ?", self.file, pending.line,
                      pending.line, pid, pending.comm, pending.time)
 
     def finish(self) -> Iterator[Frame]:
@@ -354,6 +449,35 @@ class Framer:
             self._open = None
 
 
+def _close_call(text: str) -> str:
+    """Close what an unfinished first half left open, so the grammar reads its args.
+
+    ``execve("/bin/x", ["x"], 0x7ff /* 9 vars */`` -> ``...*/)``; brackets opened
+    and not closed (outside strings) are closed in reverse order.
+    """
+    stack: list[str] = []
+    closing = {"(": ")", "{": "}", "[": "]"}
+    in_string = False
+    escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in closing:
+            stack.append(closing[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+    if in_string:
+        text += '"'
+    return text + "".join(reversed(stack))
+
+
 def ff_pid(path: str) -> int | None:
     """The pid of a ``strace -ff -o trace`` file, from its ``.PID`` suffix."""
     m = _FF_SUFFIX.search(path)
@@ -365,10 +489,10 @@ def frames_from_streams(
 ) -> Iterator[Frame]:
     """All frames of several inputs as one stream.
 
-    ``-ff`` files (names ending in ``.PID``) take their pid from the name.  When every
-    input carries absolute timestamps the streams are merged by time, so a process
-    tree split over files reads in the order things happened; otherwise inputs are
-    read one after another in the order given.
+    ``-ff`` files (names ending in ``.PID``) take their pid from the name.  When
+    several inputs are given they are merged by timestamp, so a process tree split
+    over files reads in the order things happened; inputs without timestamps keep
+    the order given (each file's frames stay in order either way).
     """
     stats.files = [name for name, _ in streams]
     iterators: list[Iterator[Frame]] = []
@@ -386,7 +510,8 @@ def _merge_by_time(iterators: list[Iterator[Frame]]) -> Iterator[Frame]:
     """Merge per-file frame streams by timestamp, falling back to concatenation.
 
     A frame without a time keeps its place behind the last timed frame of its file,
-    which is what strace itself would have printed.
+    which is what strace itself would have printed.  Memory stays at one frame per
+    input: heapq.merge pulls lazily.
     """
     def keyed(index: int, it: Iterator[Frame]) -> Iterator[tuple[float, int, int, Frame]]:
         last = float("-inf")
@@ -406,29 +531,37 @@ def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
     from bpfexplain.errors import InputError
 
     opened: list[tuple[str, BinaryIO]] = []
-    for path in paths:
-        if path == "-":
-            opened.append(("<stdin>", sys.stdin.buffer))
-            continue
-        p = Path(path)
-        try:
-            if p.is_dir():
-                # a directory of `strace -ff -o DIR/trace` files
-                members = sorted(
-                    q for q in p.iterdir() if q.is_file() and _FF_SUFFIX.search(q.name)
-                )
-                if not members:
-                    raise InputError(f"{path}: a directory with no 'strace -ff' files (NAME.PID)")
-                for q in members:
-                    opened.append((str(q), q.open("rb")))
+    try:
+        for path in paths:
+            if path == "-":
+                opened.append(("<stdin>", sys.stdin.buffer))
                 continue
-            opened.append((path, p.open("rb")))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except PermissionError:
-            raise InputError(f"{path}: permission denied") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            p = Path(path)
+            try:
+                if p.is_dir():
+                    # a directory of `strace -ff -o DIR/trace` files
+                    members = sorted(
+                        (q for q in p.iterdir() if q.is_file() and _FF_SUFFIX.search(q.name)),
+                        key=lambda q: (q.name.rsplit(".", 1)[0], ff_pid(q.name) or 0),
+                    )
+                    if not members:
+                        raise InputError(
+                            f"{path}: a directory with no 'strace -ff' files (NAME.PID)")
+                    for q in members:
+                        opened.append((str(q), q.open("rb")))
+                    continue
+                opened.append((path, p.open("rb")))
+            except FileNotFoundError:
+                raise InputError(f"{path}: no such file") from None
+            except PermissionError:
+                raise InputError(f"{path}: permission denied") from None
+            except IsADirectoryError:
+                raise InputError(f"{path}: is a directory") from None
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except BaseException:
+        for _, stream in opened:  # no file left open behind an error
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        raise
     return opened

@@ -63,22 +63,91 @@ def unquote(token: str) -> str:
         return text
 
 
-def _number(text: str) -> int | float:
+def _number(text: str) -> int | Sym:
     if text.startswith(("0x", "-0x")):
         return int(text, 16)
     if "." in text or "e" in text or "E" in text:
-        return float(text)
+        # Value has no float: the few fractional numbers strace prints (load
+        # averages, `-T` inside decoded structs) are kept as fixed-point text.
+        return Sym(text)
     # strace prints octal modes with a leading 0 (`0644`); a lone 0 is decimal.
     if len(text) > 1 and text[0] == "0" and text.isdigit():
         return int(text, 8)
     return int(text)
 
 
+_SPACED_OPS = frozenset({"&&", "=="})
+
+_AT_FDCWD = -100
+"""The number strace names AT_FDCWD: the only name it prints with a ``-y`` path."""
+
+
+def _result(number: Token | None, notes: tuple[Token, ...]) -> dict[str, Any]:
+    """The fields of a call's result from its pieces, told apart by token type."""
+    errno: str | None = None
+    path: str | None = None
+    injected = False
+    for token in notes:
+        kind = token.type
+        if kind == "ERRNO":
+            errno = str(token)
+        elif kind == "FD_ANNOT":
+            path = _annotation(token)
+        elif kind == "NOTE":
+            text = token[1:-1]
+            if text.startswith("errno ") and text[6:].isdigit():
+                # `= -1 (errno 524)`: strace had no name for it; keep the number.
+                errno = text
+            elif text.startswith("INJECTED"):
+                injected = True
+            # strerror texts, `(DELAYED)` and `(flags ...)` add nothing the
+            # explainer does not derive itself.
+    return {
+        "result": _integer(number) if number is not None else None,
+        "errno": errno,
+        "result_path": path,
+        "injected": injected,
+    }
+
+
+def _integer(text: str) -> int:
+    """A number that must be whole (a result, an fd); a fraction is a syntax error."""
+    value = _number(text)
+    if isinstance(value, Sym):
+        raise ValueError(f"not a whole number: {text}")
+    return value
+
+
+def _scalar(text: str) -> Value:
+    """The value part of a SIMPLE_FIELD token: a number, a name, a flag set of those,
+    or a quoted string."""
+    first = text[0]
+    if first == '"':
+        return unquote(text)
+    if "|" in text:
+        return Flags(_scalar(part) for part in text.split("|"))
+    if first == "-" or first.isdigit():
+        return _number(text)
+    return Sym(text)
+
+
+def _annotation(token: str) -> str:
+    """``<anon_inode:bpf-map>`` -> ``anon_inode:bpf-map`` (a ``(deleted)`` mark kept)."""
+    if token.endswith(")"):
+        cut = token.rindex(">")
+        return token[1:cut] + " " + token[cut + 1:]
+    return token[1:-1]
+
+
+def _comment(token: str) -> str:
+    return token[2:-2].strip()
+
+
 @v_args(inline=True)
 class ToValues(Transformer[Token, Any]):
     """Turns grammar rules into :mod:`bpfexplain.values` while the parser runs."""
 
-    def start(self, name: Token, args: Any, result: dict[str, Any]) -> dict[str, Any]:
+    def call(self, name: Token, args: Any, result: dict[str, Any]) -> dict[str, Any]:
         values: list[Value] = []
         names: list[str | None] = []
         for arg_name, value in args or ():
@@ -89,6 +158,9 @@ class ToValues(Transformer[Token, Any]):
         result["arg_names"] = tuple(names) if any(n is not None for n in names) else ()
         return result
 
+    def info(self, value: Value) -> Value:
+        return value
+
     def args(self, *items: tuple[str | None, Value]) -> list[tuple[str | None, Value]]:
         return list(items)
 
@@ -98,68 +170,54 @@ class ToValues(Transformer[Token, Any]):
     def arg(self, value: Value) -> tuple[str | None, Value]:
         return (None, value)
 
-    # -- results
-    def result_value(
-        self, number: Token, annot: Token | None, text: Token | None, injected: Token | None
-    ) -> dict[str, Any]:
-        return {
-            "result": _number(number),
-            "errno": None,
-            "result_path": annot[1:-1] if annot else None,
-            "injected": injected is not None,
-        }
-
-    def result_unknown(self) -> dict[str, Any]:
-        return {"result": None, "errno": None, "result_path": None, "injected": False}
-
-    def result_error(
-        self, number: Token, errno: Token, text: Token | None, injected: Token | None
-    ) -> dict[str, Any]:
-        return {
-            "result": _number(number),
-            "errno": str(errno),
-            "result_path": None,
-            "injected": injected is not None,
-        }
-
-    def result_errnum(
-        self, number: Token, errnum: Token, injected: Token | None
-    ) -> dict[str, Any]:
-        # `= -1 (errno 524)`: strace had no name for it; keep the number as text.
-        return {
-            "result": _number(number),
-            "errno": "errno " + errnum[len("(errno "):-1],
-            "result_path": None,
-            "injected": injected is not None,
-        }
+    def result(self, first: Token, *notes: Token) -> dict[str, Any]:
+        return _result(None if first.type == "QMARK" else first, notes)
 
     # -- values
     def inout(self, before: Value, after: Value) -> Value:
         return InOut(before, after)
 
+    def alternative(self, first: Value, *others: Value) -> Value:
+        # The first name is what the kernel saw; the others share its number.
+        shown = " or ".join(_plain(o) for o in others)
+        return Commented(first, "or " + shown)
+
     def commented(self, value: Value, *comments: Token) -> Value:
-        return Commented(value, " ".join(c[2:-2].strip() for c in comments))
+        return Commented(value, " ".join(_comment(c) for c in comments))
+
+    def comment_first(self, *items: Any) -> Value:
+        *comments, value = items
+        return Commented(value, " ".join(_comment(c) for c in comments))
 
     def bare_comment(self, *comments: Token) -> Value:
-        return Commented(Elided, " ".join(c[2:-2].strip() for c in comments))
+        return Commented(Elided, " ".join(_comment(c) for c in comments))
 
-    def flags(self, *items: Any) -> Value:
-        # items alternate atom, OP, atom...; only `|` builds a flag set, other
-        # operators (`1<<CAP_X`, `SIGRTMIN+1`) are kept as their text.
-        ops = {str(items[i]) for i in range(1, len(items), 2)}
-        atoms = items[0::2]
-        if ops == {"|"}:
-            return Flags(atoms)
-        return Sym("".join(str(i) for i in items))
+    def flags(self, *items: Value) -> Value:
+        return Flags(items)
+
+    def operation(self, *items: Any) -> Value:
+        # `1<<CAP_X`, `PERF_COUNT_HW_CACHE_OP_READ<<8`: kept as their text, a name
+        # the knowledge tables can look up whole.
+        # strace writes the arithmetic operators tight and the logical ones spaced.
+        parts = [f" {i} " if isinstance(i, Token) and i in _SPACED_OPS
+                 else str(i) if isinstance(i, Token) else _plain(i) for i in items]
+        return Sym("".join(parts))
 
     def negated(self, value: Value) -> Value:
         return Func("~", (value,))
 
     def number(self, token: Token) -> Value:
-        return _number(token)  # type: ignore[return-value]
+        return _number(token)
 
     def fd(self, number: Token, annot: Token) -> Value:
-        return Fd(int(_number(number)), annot[1:-1])
+        return Fd(_integer(number), _annotation(annot))
+
+    def named_fd(self, name: Token, annot: Token) -> Value:
+        # print_dirfd: `AT_FDCWD</tmp/dir>`, the cwd shown as AT_FDCWD's path.
+        # Kept as the fd number AT_FDCWD stands for, as `-X raw` would print it.
+        if name == "AT_FDCWD":
+            return Fd(_AT_FDCWD, _annotation(annot))
+        return Commented(Sym(name), _annotation(annot))
 
     def string(self, token: Token) -> Value:
         return unquote(token)
@@ -181,15 +239,26 @@ class ToValues(Transformer[Token, Any]):
                 if value is Elided:
                     out["..."] = Elided
                     continue
-                # Unnamed members (`/* bytes 16..47 */`, positional values) keep
-                # their order under synthetic keys that cannot clash with C names.
+                # Unnamed members (`/* bytes 16..47 */ "..."`, wait4's status)
+                # keep their order under keys that cannot clash with C names.
                 name = f"#{anonymous}"
                 anonymous += 1
+            elif name in out:
+                # Never lose a field: a decoder that prints a name twice (unions
+                # shown member by member) keeps both.
+                name = f"{name}#{sum(1 for k in out if k.split('#')[0] == name)}"
             out[name] = value
         return out
 
-    def fields(self, *items: tuple[str | None, Value]) -> list[tuple[str | None, Value]]:
-        return list(items)
+    def fields(self, *items: Any) -> list[tuple[str | None, Value]]:
+        out: list[tuple[str | None, Value]] = []
+        for item in items:
+            if isinstance(item, Token):  # SIMPLE_FIELD: `name=value, `
+                name, _, text = item.rstrip(", \t").partition("=")
+                out.append((name, _scalar(text)))
+            elif item is not None:  # None: the optional last member was absent
+                out.append(item)
+        return out
 
     def named_field(self, field: Token, value: Value) -> tuple[str | None, Value]:
         return (field[:-1], value)
@@ -197,20 +266,73 @@ class ToValues(Transformer[Token, Any]):
     def anon_field(self, value: Value) -> tuple[str | None, Value]:
         return (None, value)
 
-    def array(self, elements: list[Value] | None) -> Value:
-        return list(elements or ())
+    def array(self, elements: list[Any] | None) -> Value:
+        items = elements or []
+        if any(isinstance(e, _Indexed) for e in items):
+            # `[[0]=1, [5]=2]`: a sparse array, keyed by its printed indices.
+            out: dict[str, Value] = {}
+            for position, e in enumerate(items):
+                if isinstance(e, _Indexed):
+                    out[e.index] = e.value
+                else:
+                    out[f"#{position}"] = e
+            return out
+        return list(items)
 
     def elements(self, *items: Value) -> list[Value]:
         return list(items)
 
-    def bitset(self, items: list[Value]) -> Value:
+    def indexed(self, index: Value, _eq: Token, value: Value) -> Any:
+        return _Indexed(_plain(index), value)
+
+    def bitset(self, *items: Value) -> Value:
         return list(items)
 
-    def spaced(self, *items: Value) -> list[Value]:
-        return list(items)
+    def bit(self, token: Token) -> Value:
+        if token.type == "NUMBER":
+            return _number(token)
+        return Sym(token)
 
     def elided(self, _token: Token) -> Value:
         return Elided
+
+    def unavailable(self, _token: Token) -> Value:
+        # `???`: strace could not read the memory; nothing is known.
+        return Elided
+
+
+class _Indexed:
+    """An ``[INDEX]=VALUE`` array element, only alive while its array is built."""
+
+    __slots__ = ("index", "value")
+
+    def __init__(self, index: str, value: Value):
+        self.index = index
+        self.value = value
+
+
+def _plain(value: Any) -> str:
+    """A value written back in strace's notation, for names built from parts
+    (``WIFEXITED(s) && WEXITSTATUS(s) == 0``, ``TCGETS or SNDCTL_TMR_TIMEBASE``)."""
+    if isinstance(value, Commented):
+        return _plain(value.value)
+    if isinstance(value, Fd):
+        return str(value.num)
+    if isinstance(value, Flags):
+        return "|".join(_plain(v) for v in value)
+    if isinstance(value, Func):
+        if value.name == "~":
+            return "~" + "".join(_plain(a) for a in value.args)
+        return f"{value.name}({', '.join(_plain(a) for a in value.args)})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    if isinstance(value, Sym):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if value is Elided:
+        return "..."
+    return str(value)
 
 
 @lru_cache(maxsize=1)
@@ -222,7 +344,7 @@ def parser() -> Lark:
         lexer="contextual",
         transformer=ToValues(),
         maybe_placeholders=True,
-        cache=False,
+        start=["call", "info"],
     )
 
 
@@ -235,19 +357,68 @@ class SyntaxProblem(Exception):
         self.context = context
 
 
+MAX_DEPTH = 100
+"""Deepest nesting of braces, brackets and parentheses accepted.  strace's own
+renderings stay below ten; the limit keeps every later recursive walk (the JSON
+encoder, the tracker) far from Python's recursion limit on hostile input."""
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = re.compile(r"[{}\[\]()]")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than MAX_DEPTH (outside quoted strings)."""
+    if text.count("{") + text.count("[") + text.count("(") <= MAX_DEPTH:
+        return False  # the common case: too few openers to be too deep
+    depth = 0
+    for m in _BRACKETS.finditer(_STRINGS.sub('""', text)):
+        if m.group() in "{[(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def parse_call_text(text: str) -> dict[str, Any]:
     """Parse ``NAME(args) = result`` into a dict of Call fields (name, args, result...)."""
+    if _too_deep(text):
+        raise SyntaxProblem(f"nested more than {MAX_DEPTH} levels deep; not parsed", None, "")
     try:
-        result: dict[str, Any] = parser().parse(text)  # type: ignore[assignment]
+        result: dict[str, Any] = parser().parse(text, start="call")  # type: ignore[assignment]
     except UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         context = exc.get_context(text, span=30) if hasattr(exc, "get_context") else ""
         raise SyntaxProblem(_describe(exc), column, context) from None
     except VisitError as exc:  # a transformer bug or an absurd literal
         raise SyntaxProblem(f"could not convert value: {exc.orig_exc}", None, "") from None
+    except (ValueError, OverflowError) as exc:
+        # The embedded transformer's own errors arrive unwrapped: a number too
+        # long for int(), a fraction where a whole number belongs.
+        raise SyntaxProblem(f"could not convert value: {exc}", None, "") from None
     except (LarkError, RecursionError) as exc:
         raise SyntaxProblem(type(exc).__name__, None, "") from None
     return result
+
+
+def parse_value_text(text: str) -> Value:
+    """Parse one value in strace's notation, such as a signal line's ``{si_signo=...}``."""
+    if _too_deep(text):
+        raise SyntaxProblem(f"nested more than {MAX_DEPTH} levels deep; not parsed", None, "")
+    try:
+        value: Value = parser().parse(text, start="info")  # type: ignore[assignment]
+        return value
+    except UnexpectedInput as exc:
+        raise SyntaxProblem(_describe(exc), getattr(exc, "column", None), "") from None
+    except VisitError as exc:
+        raise SyntaxProblem(f"could not convert value: {exc.orig_exc}", None, "") from None
+    except (ValueError, OverflowError) as exc:
+        # The embedded transformer's own errors arrive unwrapped: a number too
+        # long for int(), a fraction where a whole number belongs.
+        raise SyntaxProblem(f"could not convert value: {exc}", None, "") from None
+    except (LarkError, RecursionError) as exc:
+        raise SyntaxProblem(type(exc).__name__, None, "") from None
 
 
 def _describe(exc: UnexpectedInput) -> str:

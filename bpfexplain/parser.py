@@ -7,27 +7,33 @@ of the input is still read, unless ``strict`` asks for the first one to be an er
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from bpfexplain.errors import InputError, ParseError
 from bpfexplain.framing import EXIT_LINE, SIGNAL_LINE, Frame, Problem, Stats, frames_from_streams
-from bpfexplain.grammar import SyntaxProblem, parse_call_text
+from bpfexplain.grammar import SyntaxProblem, parse_call_text, parse_value_text
 from bpfexplain.values import Call, Event, Exit, Origin, Signal, Value
-
-_SIGINFO_FIELD = re.compile(r"(\w+)=([^,}]*)")
 
 
 def _signal(frame: Frame) -> Signal:
     m = SIGNAL_LINE.match(frame.text)
     assert m is not None
+    origin = Origin(frame.file, frame.line, frame.first_line)
+    name = m.group("sig")
+    raw = m.group("info")
     info: dict[str, Value] = {}
-    for key, raw in _SIGINFO_FIELD.findall(m.group("info")):
-        raw = raw.strip()
-        info[key] = int(raw) if raw.lstrip("-").isdigit() else raw
-    return Signal(m.group("sig"), info, Origin(frame.file, frame.line, frame.first_line),
-                  frame.pid, frame.time)
+    if name == "stopped" and raw.startswith("by "):
+        # `--- stopped by SIGSTOP ---`: a group-stop, no siginfo printed.
+        name, info = raw[3:].strip(), {"stopped": 1}
+    elif raw.startswith("{"):
+        try:
+            value = parse_value_text(raw)
+        except SyntaxProblem:
+            value = None
+        if isinstance(value, dict):
+            info = value
+    return Signal(name, info, origin, frame.pid, frame.time)
 
 
 def _exit(frame: Frame) -> Exit:
@@ -57,29 +63,30 @@ def _call(frame: Frame) -> Call:
     )
 
 
+_CUT_TRIES = 512
+"""How far back from where the grammar choked a split call looks for the start of
+the program's text (the program writes in chunks of up to a page; most are lines)."""
+
+
 def _interleaved_call(frame: Frame, problem: SyntaxProblem) -> Call | None:
     """Retry a call split by program output: cut the foreign text out and parse again.
 
-    The program's bytes start where the grammar first choked; the call's own text
-    resumes at the closing part that framing joined on.  Tries the few cut points
-    before the error column, as the program text may start inside a token.
+    The program's output ended with its own newline, so its text is the tail of the
+    call's first line: it starts at or before where the grammar first choked and
+    runs to where the second line's text begins (``frame.split_at``).  Cut points
+    are tried from there backwards, as the program's text may start mid-token.
     """
-    if problem.column is None:
+    split = frame.split_at
+    if split < 0:
         return None
-    text = frame.text
-    tail_at = text.rfind(")")
-    # the tail was the continuation line: find where `) = ...` starts
-    m = re.search(r"\)\s*=\s+(?:\?|-?[0-9])", text)
-    if m is not None:
-        tail_at = m.start()
-    for cut in range(problem.column - 1, max(-1, problem.column - 40), -1):
-        if cut >= tail_at:
-            continue
-        candidate = text[:cut] + text[tail_at:]
+    first, second = frame.text[:split], frame.text[split:]
+    start = split if problem.column is None else min(split, problem.column - 1)
+    for cut in range(start, max(-1, start - _CUT_TRIES), -1):
+        candidate = Frame("call", first[:cut] + second, frame.file, frame.line,
+                          frame.first_line, frame.pid, frame.comm, frame.time,
+                          frame.duration)
         try:
-            fields_frame = Frame("call", candidate, frame.file, frame.line, frame.first_line,
-                                 frame.pid, frame.comm, frame.time, frame.duration)
-            return _call(fields_frame)
+            return _call(candidate)
         except SyntaxProblem:
             continue
     return None
