@@ -37,7 +37,6 @@ import contextlib
 import ctypes
 import errno
 import os
-import platform
 import shutil
 import signal
 import struct
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from bpfexplain.deep import elfsyms, seccomp, structs
+from bpfexplain.deep import seccomp, structs
 from bpfexplain.deep.seccomp import ARCH_NAMES, MACHINE_ARCH, X32_SYSCALL_BIT
 from bpfexplain.deep.syscalls import ENTRY, Context, Pending, errno_of, s64, signal_name
 from bpfexplain.errors import EnvironmentProblem
@@ -117,7 +116,7 @@ def deep_supported() -> str | None:
     """None when deep mode can work on this machine, else the reason in one line."""
     if not sys.platform.startswith("linux"):
         return f"deep mode needs Linux (ptrace and seccomp); this is {sys.platform}"
-    machine = platform.machine()
+    machine = os.uname().machine
     if machine not in MACHINE_ARCH:
         return f"deep mode supports x86_64 and aarch64; this machine is {machine}"
     try:
@@ -277,6 +276,8 @@ def _possible_cpus() -> int:
 
 
 def _resolve_symbol(tr: structs.Tracee, path: str, offset: int) -> str | None:
+    from bpfexplain.deep import elfsyms  # only uprobes need it: keep startup short
+
     # the path is the tracee's: read it through its root (containers, chroots)
     host = f"/proc/{tr.pid}/root{path}" if path.startswith("/") else f"/proc/{tr.pid}/cwd/{path}"
     return elfsyms.symbol_at(host, offset)
@@ -522,6 +523,8 @@ class Tracer:
 
     def _exited(self, tid: int, status: int) -> None:
         thread = self.threads.get(tid)
+        if thread is None and tid != self.state.root:
+            return      # a child of this Python process that we never traced
         if thread is not None:
             if thread.pending is not None:
                 # killed inside a call: strace shows "= ?"
@@ -779,7 +782,7 @@ def trace_command(
         raise EnvironmentProblem(
             f"{argv[0]} is a 32-bit program; deep mode traces 64-bit programs only: "
             "use the strace backend")
-    native = MACHINE_ARCH[platform.machine()]
+    native = MACHINE_ARCH[os.uname().machine]
     tracer = Tracer(native, on_event)
     status = tracer.run(path, list(argv), on_start)
     return tracer.state.events, status
