@@ -189,10 +189,20 @@ def has_bpf_privileges() -> bool:
     return bool(caps >> cap_sys_admin & 1) or bool(caps >> cap_bpf & 1 and caps >> cap_perfmon & 1)
 
 
+def tracefs_state() -> str:
+    """``readable``, ``unreadable`` (mounted, but root-only: 0700 by default) or
+    ``unmounted``.  ``os.path`` answers False where ``pathlib`` raises on EACCES."""
+    from bpfexplain.resolve import TRACEFS_ROOTS
+
+    if any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS_ROOTS):
+        return "readable"
+    if any(os.path.ismount(root) for root in TRACEFS_ROOTS):
+        return "unreadable"
+    return "unmounted"
+
+
 def preflight_warnings() -> list[str]:
     """Things that do not stop a run but change what the story can say."""
-    from bpfexplain.resolve import tracefs_root
-
     warnings: list[str] = []
     if not has_bpf_privileges():
         warnings.append(
@@ -200,7 +210,7 @@ def preflight_warnings() -> list[str]:
             "capabilities (CAP_SYS_ADMIN on kernels before 5.8), so the kernel will most "
             "likely refuse with EPERM; the story will show where"
         )
-    if tracefs_root() is None:
+    if tracefs_state() == "unmounted":
         warnings.append(
             "tracefs is not mounted, so tracepoint ids cannot be named (and tracepoint "
             "tools will fail); mount it: mount -t tracefs nodev /sys/kernel/tracing"
@@ -762,7 +772,8 @@ def machine_meta(tracepoint_ids: set[int]) -> dict[str, object]:
     PMU type (few, and a uprobe's type is all a log shows of it)."""
     from bpfexplain.resolve import read_local_pmus, read_local_tracepoints
 
-    tracepoints = read_local_tracepoints() if tracepoint_ids else {}
+    readable = tracefs_state() == "readable"
+    tracepoints = read_local_tracepoints() if tracepoint_ids and readable else {}
     return {
         "tracepoint_ids": {str(n): tracepoints[n] for n in sorted(tracepoint_ids)
                            if n in tracepoints},
@@ -806,7 +817,12 @@ class LiveView:
         self.quiet = quiet
         # This machine's tracefs and sysfs are authoritative here: the log is being
         # made on it, now.
-        self.explainer = LiveExplainer(Resolver(local=True), files=files or ["<strace>"])
+        resolver = Resolver(local=True)
+        if tracefs_state() != "readable":
+            # Nothing to name ids with (and not root, tracefs is 0700): an empty table
+            # instead of a scan that would fail on the first directory.
+            resolver = Resolver(local=True, _local_tp_cache={})
+        self.explainer = LiveExplainer(resolver, files=files or ["<strace>"])
         self.session: LiveSession | None = None
         self._lock = threading.Lock()
         self._last_step = time.monotonic()
@@ -822,7 +838,7 @@ class LiveView:
         from rich.text import Text
 
         with self._lock:
-            self.console.print(Text(f"bpfexplain: {message}", style="bold"))
+            self.console.print(Text(f"bpfexplain: {message}", style="bold"), soft_wrap=True)
 
     def feed(self, event: Event) -> None:
         with self._lock:
@@ -849,7 +865,7 @@ class LiveView:
             status = self.status_line(session)
             if status != self._last_status:
                 self._last_status = status
-                self.console.print(Text(f"bpfexplain: {status}", style="dim"))
+                self.console.print(Text(f"bpfexplain: {status}", style="dim"), soft_wrap=True)
 
     def status_line(self, session: LiveSession) -> str:
         """``1 program attached (tracepoint:raw_syscalls:sys_enter), bpftrace running —
