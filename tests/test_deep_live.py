@@ -153,10 +153,25 @@ def test_bpftrace_uprobe_on_malloc(tmp_path: Path) -> None:
 
 
 @pytest.mark.live("bpftrace")
-def test_exec_through_a_shell_keeps_memory_reads_working() -> None:
+def test_exec_through_a_shell_keeps_memory_reads_working(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # the shell exec()s bpftrace in the same pid: python-ptrace's /proc/PID/mem handle
-    # must be reopened or the instructions would come back empty or slow
+    # must be reopened, or it reads the dead address space, gets nothing, and silently
+    # switches that process to one PEEKTEXT per word
+    from bpfexplain.deep import backend
+
+    slow: list[int] = []
+    original = backend._Memory.read
+
+    def read(self: backend._Memory, address: int, size: int) -> bytes:
+        data = original(self, address, size)
+        if "readBytes" in self.proc.__dict__:
+            slow.append(self.pid)
+        return data
+
+    monkeypatch.setattr(backend._Memory, "read", read)
     events, status = deep(["sh", "-c", f"exec bpftrace -e '{TRACEPOINT}'"])
+    assert slow == []
     assert status == 0
     execs = [e for e in events if isinstance(e, Call) and e.name == "execve" and e.ok]
     # timeout, then sh, then bpftrace in sh's pid
@@ -266,3 +281,34 @@ def test_refusals_are_one_line_environment_problems(tmp_path: Path) -> None:
     fake32.chmod(0o755)
     with pytest.raises(EnvironmentProblem, match="32-bit"):
         trace_command([str(fake32)])
+
+
+@pytest.mark.live()
+def test_second_interrupt_kills_everything() -> None:
+    code = textwrap.dedent("""
+        import json
+        from bpfexplain.deep.backend import trace_command
+        from bpfexplain.values import Exit
+        events, status = trace_command(["sh", "-c", "trap '' INT; sleep 30; sleep 30"])
+        killed = [e.signal for e in events if isinstance(e, Exit)]
+        print(json.dumps({"status": status, "killed": killed}))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    start = time.monotonic()
+    try:
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)      # passed on, and ignored by the shell
+        time.sleep(1)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)      # the second one ends it all
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert time.monotonic() - start < 15
+    import json
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["status"] == 128 + signal.SIGKILL, err
+    assert result["killed"] and set(result["killed"]) == {"SIGKILL"}
