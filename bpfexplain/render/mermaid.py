@@ -17,10 +17,10 @@ from bpfexplain.story import Story
 from bpfexplain.text import safe
 
 # Letters, digits, space and punctuation that mean nothing to Mermaid inside a
-# quoted label; anything else (quotes, brackets, <>, &, #, ;, `, |, {}, *, _, ~ ...)
+# quoted label; anything else (quotes, brackets, <>, &, #, ;, `, |, {}, *, ~ ...)
 # becomes an entity code.  Non-ASCII letters pass: safe() already escaped the
 # invisible and direction-changing ones.
-_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:=+/()@'\-\u00a0-\uffff]|[\u00a0\u00ad\ufeff]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:=+/()@'\-\u00a0-\uffff]|[\u00a0\u00ad\ufeff]")
 
 SHAPES: dict[str, tuple[str, str]] = {
     "loader": ("(", ")"),
