@@ -11,6 +11,8 @@ variants alike) and the median wall time is reported, with ratios:
 * ``deep``            a fresh Python process calling ``trace_command`` (interpreter
                       start, imports and tracing: what ``run --deep`` adds before the
                       story is told);
+* ``deep tracing``    the same, counting only the ``trace_command`` call (no interpreter
+                      start or imports): the cost of tracing itself;
 * ``run --deep``      ``bpfexplain run --deep`` end to end, when the CLI has the flag.
 
 The issue's target: deep no more than 1.5x the strace backend.
@@ -31,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ["bpftrace", "-e", "BEGIN { exit(); }"]
 SYSCALLS = ("bpf,perf_event_open,ioctl,close,close_range,dup,dup2,dup3,fcntl,openat,read,"
             "mmap,clone,clone3,fork,vfork,execve,exit_group")
-DEEP_SNIPPET = ("import sys\nfrom bpfexplain.deep.backend import trace_command\n"
-                "events, status = trace_command(sys.argv[1:])\n")
+DEEP_SNIPPET = ("import sys, time\nfrom bpfexplain.deep.backend import trace_command\n"
+                "t = time.perf_counter()\nevents, status = trace_command(sys.argv[1:])\n"
+                "print('TRACED', time.perf_counter() - t, file=sys.stderr)\n")
 
 
 def variants(python: str) -> dict[str, list[str]]:
@@ -52,11 +55,17 @@ def variants(python: str) -> dict[str, list[str]]:
     return found
 
 
-def once(cmd: list[str]) -> float:
+def once(cmd: list[str]) -> tuple[float, float | None]:
+    """Wall time, and the tracing time the deep snippet reports."""
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-                   check=False, timeout=120)
-    return time.perf_counter() - start
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                          check=False, timeout=120, text=True)
+    wall = time.perf_counter() - start
+    traced = None
+    for line in done.stderr.splitlines():
+        if line.startswith("TRACED "):
+            traced = float(line.split()[1])
+    return wall, traced
 
 
 def main() -> int:
@@ -75,9 +84,13 @@ def main() -> int:
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for cmd in cmds.values():       # warm caches (page cache, bpftrace's BTF parse)
         once(cmd)
+    times["deep tracing"] = []
     for _ in range(args.runs):
         for name, cmd in cmds.items():
-            times[name].append(once(cmd))
+            wall, traced = once(cmd)
+            times[name].append(wall)
+            if traced is not None:
+                times["deep tracing"].append(traced)
     medians = {name: statistics.median(t) for name, t in times.items()}
     base = medians["strace"]
     print(f"bpftrace -e 'BEGIN {{ exit(); }}', median of {args.runs} runs")
