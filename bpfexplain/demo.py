@@ -255,13 +255,14 @@ def play(lesson: Lesson, console: Console, *, step: bool = False,
         console.print(head)
         console.print()
         renderables = story_renderables(story)
-        pauses = sum(1 for r in renderables if _is_pause_point(r))
+        phases = sum(1 for r in renderables if isinstance(r, Group))
         seen = 0
         for renderable in renderables:
             if step and wait is not None and _is_pause_point(renderable):
                 seen += 1
-                what = "the graph" if isinstance(renderable, Tree) else f"phase {seen}"
-                if not wait(f"[Enter: {what} of {pauses}, q: stop] "):
+                what = "the graph" if isinstance(renderable, Tree) else \
+                    f"phase {seen} of {phases}"
+                if not wait(f"[Enter: {what}, q: stop] "):
                     return
             console.print(renderable)
         _terms(story, console)
