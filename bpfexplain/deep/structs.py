@@ -527,7 +527,8 @@ def _get_info_exit(tr: Tracee, e: BpfEntry, ok: bool, result: int | None) -> Non
     elif kind == "bpf_link" and info.has(4):
         e.deep["link_id"] = info.u32(4)
         if info.has(8):
-            e.deep["prog_id"] = info.u32(8)
+            # not "prog_id": that key names the id of the object asked about
+            e.deep["link_prog_id"] = info.u32(8)
     elif kind == "btf" and info.has(12):
         e.deep["btf_id"] = info.u32(12)
 
