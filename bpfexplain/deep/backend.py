@@ -510,6 +510,7 @@ class Tracer:
                 new = self._ptrace.ptrace_geteventmsg(tid)
                 if new not in self.threads:
                     self._add(new, started=False)
+                self._forked(thread, new)
                 self._resume(thread)
             elif event == PTRACE_EVENT_EXEC:
                 self._exec_stop(thread)
@@ -520,6 +521,16 @@ class Tracer:
             self._resume(thread)
         else:
             self._signal_stop(thread, sig)
+
+    def _forked(self, thread: _Thread, child: int) -> None:
+        """Report the fork now, with the child's pid, rather than at its exit stop: a
+        vfork parent returns only after the child exec'd or exited, and the child's
+        calls need their parent known first (strace prints them inside the parent's
+        ``<unfinished ...>``)."""
+        pending = thread.pending
+        if pending is not None and pending.name in ("clone", "clone3", "fork", "vfork"):
+            thread.pending = None
+            self._finish(thread, pending, child, None)
 
     def _exited(self, tid: int, status: int) -> None:
         thread = self.threads.get(tid)
