@@ -139,6 +139,11 @@ def parse(
                 write_output(story, format.value, output)
             else:
                 _print_story(story, format.value, color)
+    except BrokenPipeError:
+        # `bpfexplain parse x | head`: the reader left.  Handled here because
+        # click would turn it into exit status 1 before main() sees it.
+        _silence_stdout()
+        raise typer.Exit(0) from None
     finally:
         if not quiet:
             for line in summary_lines(stats):

@@ -173,15 +173,25 @@ class _Pending:
     comm: str | None
 
 
-def read_lines(stream: BinaryIO, stats: Stats, file: int) -> Iterator[tuple[int, str]]:
+def read_lines(stream: BinaryIO, stats: Stats, file: int,
+               name: str = "input") -> Iterator[tuple[int, str]]:
     """Numbered text lines of a binary stream, bounded in length, never raising on bytes.
 
     Invalid UTF-8 is replaced (and counted); a line longer than MAX_LINE_BYTES is
-    reported as a problem and skipped without holding more than one chunk of it.
+    reported as a problem and skipped without holding more than one chunk of it.  A
+    read the system refuses (EIO, a directory, /proc/self/mem) is an InputError.
     """
     number = 0
-    readline = stream.readline
     limit = MAX_LINE_BYTES + 1
+
+    def readline(size: int) -> bytes:
+        try:
+            return stream.readline(size)
+        except OSError as exc:
+            from bpfexplain.errors import InputError
+
+            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
     while True:
         raw = readline(limit)
         if not raw:
@@ -240,6 +250,8 @@ class Framer:
                 text = _ANSI.sub("", text)
             m = call_start(text)
             if m is not None:
+                if self._open is not None:
+                    self._drop_open()
                 name = m.group("name")
                 if name not in interesting:
                     stats.skipped += 1
@@ -351,6 +363,8 @@ class Framer:
         if m is None:
             yield from self._other_line(text, number)
             return
+        if self._open is not None:
+            self._drop_open()
         name = m.group("name")
         check = _CONTENT_CHECKS.get(name)
         if name not in INTERESTING or (
@@ -437,16 +451,21 @@ class Framer:
         return Frame("call", _close_call(text) + " = ?", self.file, pending.line,
                      pending.line, pid, pending.comm, pending.time)
 
+    def _drop_open(self) -> None:
+        """A call line that never got its result: strace went on with other lines."""
+        assert self._open is not None
+        _, pending = self._open
+        self.stats.unparsable.append(Problem(
+            self.file, pending.line, "call line without a result (cut off?)", pending.text
+        ))
+        self._open = None
+
     def finish(self) -> Iterator[Frame]:
         for pid, pending in sorted(self._pending.items(), key=lambda kv: kv[1].line):
             yield self._never_returned(pid, pending)
         self._pending.clear()
         if self._open is not None:
-            _, pending = self._open
-            self.stats.unparsable.append(Problem(
-                self.file, pending.line, "call line without a result (cut off?)", pending.text
-            ))
-            self._open = None
+            self._drop_open()
 
 
 def _close_call(text: str) -> str:
@@ -499,7 +518,7 @@ def frames_from_streams(
     for index, (name, stream) in enumerate(streams):
         pid = ff_pid(name) if len(streams) > 1 or _FF_SUFFIX.search(name) else None
         framer = Framer(stats, index, default_pid=pid)
-        iterators.append(framer.frames(read_lines(stream, stats, index)))
+        iterators.append(framer.frames(read_lines(stream, stats, index, name)))
     if len(iterators) == 1:
         yield from iterators[0]
         return

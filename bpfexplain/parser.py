@@ -68,6 +68,10 @@ _CUT_TRIES = 512
 the program's text (the program writes in chunks of up to a page; most are lines)."""
 
 
+_SEPARATORS = frozenset(" ,{[(=|")
+_STRUCTURE = '{}[](),="'
+
+
 def _interleaved_call(frame: Frame, problem: SyntaxProblem) -> Call | None:
     """Retry a call split by program output: cut the foreign text out and parse again.
 
@@ -81,7 +85,15 @@ def _interleaved_call(frame: Frame, problem: SyntaxProblem) -> Call | None:
         return None
     first, second = frame.text[:split], frame.text[split:]
     start = split if problem.column is None else min(split, problem.column - 1)
-    for cut in range(start, max(-1, start - _CUT_TRIES), -1):
+    cuts = range(start, max(-1, start - _CUT_TRIES), -1)
+    # Several cuts may parse (`..., Attaching` + `key_size=4` reads as one odd
+    # field name; `bpf(` + `) = 3` drops every argument).  Program text rarely
+    # holds strace's structure characters, so cuts that remove none of them come
+    # first, those right after one of strace's separators before the others.
+    last_structure = max(first.rfind(char, 0, start) for char in _STRUCTURE)
+    clean = [c for c in cuts if c > last_structure]
+    at_separator = [c for c in clean if c > 0 and first[c - 1] in _SEPARATORS]
+    for cut in (*at_separator, *clean, *cuts):
         candidate = Frame("call", first[:cut] + second, frame.file, frame.line,
                           frame.first_line, frame.pid, frame.comm, frame.time,
                           frame.duration)
@@ -97,6 +109,8 @@ def events_from_frames(
     names: list[str] | None = None,
 ) -> Iterator[Event]:
     for frame in frames:
+        if strict and stats.unparsable:
+            _strict_error(stats.unparsable[0], names)
         if frame.kind == "call":
             try:
                 call = _call(frame)
@@ -116,6 +130,15 @@ def events_from_frames(
             yield _signal(frame)
         else:
             yield _exit(frame)
+    # Framing reports what never became a frame (a runaway line, a call cut off).
+    if strict and stats.unparsable:
+        _strict_error(stats.unparsable[0], names)
+
+
+def _strict_error(problem: Problem, names: list[str] | None) -> None:
+    where = _where(problem.file, problem.line, names)
+    raise ParseError(f"{where}: cannot parse call: {problem.reason}", line=problem.line,
+                     source=problem.text)
 
 
 def _unparsable(stats: Stats, frame: Frame, reason: str, strict: bool,
