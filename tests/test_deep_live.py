@@ -297,3 +297,18 @@ def test_second_interrupt_kills_everything() -> None:
     result = json.loads(out.strip().splitlines()[-1])
     assert result["status"] == 128 + signal.SIGKILL, err
     assert result["killed"] and set(result["killed"]) == {"SIGKILL"}
+
+
+@pytest.mark.live()
+def test_a_child_appears_after_the_call_that_made_it() -> None:
+    # Python's subprocess uses vfork: the parent's call returns only after the child
+    # exec'd, yet the child's calls must come after it, as its parent's fds are copied
+    code = "import subprocess; subprocess.run(['true'])"
+    events, status = trace_command([sys.executable, "-c", code])
+    assert status == 0
+    forks = [e for e in events if isinstance(e, Call)
+             and e.name in ("vfork", "clone", "clone3", "fork") and e.ok]
+    (fork,) = forks
+    child = fork.result
+    first = next(e for e in events if getattr(e, "pid", None) == child)
+    assert fork.origin.line < first.origin.line
