@@ -724,10 +724,7 @@ class _Builder:
         return tuple(sections)
 
     def _tgid(self, pid: int | None) -> int | None:
-        for proc in self.lc.processes.values():
-            if proc.pid == pid:
-                return proc.tgid
-        return pid
+        return self.lc.threads.get(pid, pid)
 
     def _headline(self) -> Spans:
         lc = self.lc
@@ -742,8 +739,8 @@ class _Builder:
                  or any(f.pid == p.pid for f in lc.failures)]
         if not doers:
             doers = [p for p in lc.processes.values() if p.command][:1]
-        parts = [plural(len(progs), "program")]
-        if atts:
+        parts = [plural(len(progs), "program")] if progs or not maps else []
+        if atts and parts:
             parts[0] += f" attached to {plural(len(points), 'event')}"
         if maps:
             parts.append(plural(len(maps), "map"))

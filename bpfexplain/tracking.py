@@ -210,6 +210,8 @@ class Lifecycle:
     actions: list[Action]
     processes: dict[int | None, Process]
     files: list[str]
+    threads: dict[int | None, int | None] = field(default_factory=dict)
+    """Every pid seen (thread ids included) → the process (thread group) it belongs to."""
 
     def real_programs(self) -> list[Obj]:
         return [o for o in self.objects if o.kind == "prog" and not o.probe]
@@ -1163,7 +1165,7 @@ class Tracker:
         """Classify probes and return the records; safe to call more than once."""
         self._classify_probes()
         return Lifecycle(self.objects, self.attachments, self.pins, self.failures,
-                         self.actions, self.processes, self.files)
+                         self.actions, self.processes, self.files, dict(self._tgid))
 
     def _retried_after_enospc(self, failure: Failure) -> Obj | None:
         if failure.errno != "ENOSPC" or failure.call not in ("BPF_PROG_LOAD", "BPF_BTF_LOAD"):
@@ -1184,6 +1186,8 @@ class Tracker:
         work; a real map lives at least until the programs that use it are loaded.
         """
         if m.ops or m.closed_line is None or m.end != "close" or m.closed_line - m.line > 3:
+            return False
+        if any(p.obj is m for p in self.pins):
             return False
         return not any(o.kind == "prog" and o.line < m.closed_line and o.known
                        and not _looks_like_probe_prog(o.attrs) for o in self.objects)
