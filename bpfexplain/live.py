@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import fcntl
 import io
 import json
 import os
-import platform
 import queue
 import re
 import shutil
@@ -55,15 +53,20 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
 from bpfexplain.framing import INTERESTING, Stats
-from bpfexplain.values import Call, Event, Exit, as_int, symbol, unwrap
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from bpfexplain.story import Story
+    from bpfexplain.values import Event
 
 WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals bpfexplain takes over while a trace runs."""
+
+_WAKE = signal.SIGCHLD
+"""Also waited for, never acted on: strace exiting (our child) wakes the watcher at once,
+and so does the main thread when the run is over, instead of a timeout running out."""
+_BLOCKED = (*WATCHED, _WAKE)
 
 SI_KERNEL = 0x80
 """``si_code`` of a signal the kernel generated, as a terminal's Ctrl-C is."""
@@ -71,6 +74,14 @@ SI_KERNEL = 0x80
 SIGINT_GRACE = 0.3
 """How long to wait for strace to show the command receiving a group-wide SIGINT
 before concluding it did not and sending one ourselves."""
+
+SETTLED = 0.3
+"""``--duration`` waits for this much quiet in the log before its SIGINT: a loader in
+the middle of starting up may lose it (bpftrace ignores a SIGINT in its first tenth
+of a second), one that has settled into running will act on it."""
+
+SETTLE_CAP = 5.0
+"""...but no longer than this past the duration, for loaders that never go quiet."""
 
 KILL_GRACE = 1.0
 """After SIGKILLing the traced processes, how long strace may take to report their
@@ -230,7 +241,7 @@ def ptrace_denied() -> str | None:
         scope = ""
     if scope == "3":
         return "Yama forbids all ptrace on this machine (kernel.yama.ptrace_scope = 3)"
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # find_library("c") would run ldconfig
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         result = libc.ptrace(_PTRACE_TRACEME, 0, None, None)
@@ -351,6 +362,8 @@ class LiveTrace:
         self.first_pid: int | None = config.pid
         """The command's pid: strace's first line names it (``-p``: the given pid)."""
         self.bytes_read = 0
+        self.last_output = time.monotonic()
+        """When strace last wrote (monotonic): quiet means the command is waiting."""
         self._dir: str | None = None
         self._rfd: int | None = None
         self._wfd: int | None = None
@@ -418,6 +431,7 @@ class LiveTrace:
             if not chunk:
                 break
             self.bytes_read += len(chunk)
+            self.last_output = time.monotonic()
             if self._save is not None:
                 self._save.write(chunk)
             if self.first_pid is None:
@@ -617,7 +631,7 @@ class LiveSession:
     def __enter__(self) -> LiveSession:
         # Block before strace exists so that no Ctrl-C can slip between the two; the
         # child gets the old mask back before it execs.
-        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
         try:
             self.started = time.monotonic()
             self.trace.start(restore_mask=self._old_mask)
@@ -635,12 +649,15 @@ class LiveSession:
     def _finish(self) -> None:
         self._stop.set()
         if self._watcher is not None:
+            if self._watcher.ident is not None and self._watcher.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pthread_kill(self._watcher.ident, _WAKE)
             self._watcher.join(5)
         self.trace.close()
         if self._old_mask is not None:
             # Swallow signals that arrived after the watcher stopped: unblocking them
             # would raise KeyboardInterrupt at some random point of the rendering.
-            while signal.sigtimedwait(WATCHED, 0) is not None:
+            while signal.sigtimedwait(_BLOCKED, 0) is not None:
                 pass
             signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
             self._old_mask = None
@@ -649,18 +666,27 @@ class LiveSession:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            info = signal.sigtimedwait(WATCHED, 0.2)
-            if info is not None:
+            info = signal.sigtimedwait(_BLOCKED, 0.2)
+            if info is not None and info.si_signo != _WAKE:
                 self._on_signal(info.si_signo, info.si_code)
-            if (self.config.duration is not None and not self.duration_elapsed
-                    and time.monotonic() - self.started >= self.config.duration):
-                self.duration_elapsed = True
-                if self.trace.running and not self.trace.killed:
-                    sent = self.trace.signal_command(signal.SIGINT)
-                    self.notice(f"--duration {self.config.duration:g}s elapsed: sent SIGINT "
-                                f"to {sent}")
+            if self.config.duration is not None and not self.duration_elapsed:
+                self._check_duration(self.config.duration)
             with contextlib.suppress(Exception):
                 self.tick()
+
+    def _check_duration(self, duration: float) -> None:
+        now = time.monotonic()
+        over = now - self.started - duration
+        if over < 0:
+            return
+        if now - self.trace.last_output < SETTLED and over < SETTLE_CAP:
+            return  # still starting up (or busy): a SIGINT now could be lost
+        self.duration_elapsed = True
+        if self.interrupted or self.trace.killed or not self.trace.running:
+            return
+        self.interrupted = True  # a Ctrl-C from now on is the second one
+        sent = self.trace.signal_command(signal.SIGINT)
+        self.notice(f"--duration {duration:g}s elapsed: sent SIGINT to {sent}")
 
     def _on_signal(self, signo: int, si_code: int) -> None:
         if self.trace.killed or not self.trace.running:
@@ -688,6 +714,8 @@ class LiveSession:
             yield event
 
     def _note(self, event: Event) -> None:
+        from bpfexplain.values import Call, Exit, as_int, symbol, unwrap
+
         if isinstance(event, Exit):
             if event.pid is not None and event.pid == self.trace.first_pid:
                 if event.signal is not None:
@@ -770,6 +798,8 @@ def meta_path(log: Path) -> Path:
 def machine_meta(tracepoint_ids: set[int]) -> dict[str, object]:
     """What only this machine knows: tracepoint names for ``tracepoint_ids`` and every
     PMU type (few, and a uprobe's type is all a log shows of it)."""
+    import platform
+
     from bpfexplain.resolve import read_local_pmus, read_local_tracepoints
 
     readable = tracefs_state() == "readable"
