@@ -72,6 +72,14 @@ _PREFIX = (
     r"(?:\[[0-9a-f?]{8,16}\]\s+)?"
 )
 _CALL_START = re.compile(_PREFIX + r"(?P<name>[a-z_][a-z0-9_]*)\(")
+# The same on undecoded bytes, for the prefilter's fast path; group 1 is the name.
+_CALL_START_BYTES = re.compile(
+    re.sub(r"\(\?P<\w+>", "(?:", _PREFIX).encode() + rb"([a-z_][a-z0-9_]*)\(")
+_INTERESTING_BYTES = frozenset(name.encode() for name in INTERESTING)
+# Tried first: the prefix of most lines (`1234  `, `12:34:56.123456 `, `1234  1700000000.1 `,
+# `     0.000123 `) is only digits, colons, dots and blanks.  Twice as fast as the
+# full prefix, which still handles `[pid N]`, `<comm>`, `[ 321]`...
+_FAST_CALL_START_BYTES = re.compile(rb"[0-9 :.]*([a-z_][a-z0-9_]*)\(")
 _OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
 _RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
 _UNFINISHED = "<unfinished ...>"
@@ -173,50 +181,6 @@ class _Pending:
     comm: str | None
 
 
-def read_lines(stream: BinaryIO, stats: Stats, file: int,
-               name: str = "input") -> Iterator[tuple[int, str]]:
-    """Numbered text lines of a binary stream, bounded in length, never raising on bytes.
-
-    Invalid UTF-8 is replaced (and counted); a line longer than MAX_LINE_BYTES is
-    reported as a problem and skipped without holding more than one chunk of it.  A
-    read the system refuses (EIO, a directory, /proc/self/mem) is an InputError.
-    """
-    number = 0
-    limit = MAX_LINE_BYTES + 1
-
-    def readline(size: int) -> bytes:
-        try:
-            return stream.readline(size)
-        except OSError as exc:
-            from bpfexplain.errors import InputError
-
-            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-
-    while True:
-        raw = readline(limit)
-        if not raw:
-            return
-        number += 1
-        stats.lines += 1
-        if len(raw) == limit and not raw.endswith(b"\n"):
-            size = len(raw)
-            while True:  # drain the rest of the runaway line, a chunk at a time
-                more = readline(MAX_LINE_BYTES)
-                size += len(more)
-                if not more or more.endswith(b"\n"):
-                    break
-            stats.unparsable.append(
-                Problem(file, number, f"line too long ({size:,} bytes); not parsed")
-            )
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            stats.invalid_utf8 += 1
-            text = raw.decode("utf-8", "replace")
-        yield number, text.rstrip("\r\n")
-
-
 def _time(ts: str | None) -> float | None:
     if ts is None:
         return None
@@ -234,41 +198,67 @@ class Framer:
         self.file = file
         self.default_pid = default_pid
         self._pending: dict[int | None, _Pending] = {}
-        self._skipped_pending: set[int | None] = set()
         # A call line that the program's own output cut in two (strace on stderr).
         self._open: tuple[int | None, _Pending] | None = None
 
     def frames(self, lines: Iterable[tuple[int, str]]) -> Iterator[Frame]:
-        # The loop every line of an unfiltered trace goes through: locals, one
-        # regex match and a set lookup before anything else.
-        call_start = _CALL_START.match
-        interesting = INTERESTING
-        checks = _CONTENT_CHECKS
-        stats = self.stats
+        """Frames of numbered text lines (see :meth:`frames_of_stream` for files)."""
         for number, text in lines:
-            if "\x1b" in text:  # --color=always
-                text = _ANSI.sub("", text)
-            m = call_start(text)
-            if m is not None:
-                if self._open is not None:
-                    self._drop_open()
-                name = m.group("name")
-                if name not in interesting:
-                    stats.skipped += 1
-                    if text.endswith(_UNFINISHED):
-                        self._skipped_pending.add(self._pid(m))
-                    continue
-                check = checks.get(name)
-                if (check is not None and not text.endswith(_UNFINISHED)
-                        and check.search(text, m.end()) is None):
-                    stats.skipped += 1
-                    continue
-                frame = self._call_line(m, text, number)
-                if frame is not None:
-                    yield frame
-                continue
-            yield from self._other_line(text, number)
+            yield from self._line(text, number)
         yield from self.finish()
+
+    def frames_of_stream(self, stream: BinaryIO, name: str = "input") -> Iterator[Frame]:
+        """Frames of a binary stream, read line by line (never the whole file).
+
+        The loop every line of an unfiltered trace goes through: one bytes regex
+        match and a set lookup drop a syscall the explainer does not need before
+        the line is even decoded.  Everything else takes :meth:`_line`.
+        """
+        stats = self.stats
+        fast_start = _FAST_CALL_START_BYTES.match
+        call_start = _CALL_START_BYTES.match
+        needed = _INTERESTING_BYTES
+        limit = MAX_LINE_BYTES + 1
+        number = 0
+        while True:
+            try:
+                raw = stream.readline(limit)
+            except OSError as exc:
+                from bpfexplain.errors import InputError
+
+                raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+            if not raw:
+                break
+            number += 1
+            stats.lines += 1
+            m = fast_start(raw) or call_start(raw)
+            if m is not None and m[1] not in needed and self._open is None:
+                stats.skipped += 1
+                continue
+            if len(raw) == limit and not raw.endswith(b"\n"):
+                self._runaway(stream, raw, number)
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                stats.invalid_utf8 += 1
+                text = raw.decode("utf-8", "replace")
+            yield from self._line(text.rstrip("\r\n"), number)
+        yield from self.finish()
+
+    def _runaway(self, stream: BinaryIO, raw: bytes, number: int) -> None:
+        """Drain a line longer than MAX_LINE_BYTES a chunk at a time, and report it."""
+        size = len(raw)
+        while True:
+            try:
+                more = stream.readline(MAX_LINE_BYTES)
+            except OSError:
+                break
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                break
+        self.stats.unparsable.append(
+            Problem(self.file, number, f"line too long ({size:,} bytes); not parsed"))
 
     def _pid(self, m: re.Match[str]) -> int | None:
         pid = m.group("pid1") or m.group("pid2")
@@ -358,7 +348,9 @@ class Framer:
         self.stats.note_output(self.file, number)
 
     def _line(self, text: str, number: int) -> Iterator[Frame]:
-        """The frames of one line, as :meth:`frames` makes them, without its fast path."""
+        """The frames of one line of text."""
+        if "\x1b" in text:  # --color=always
+            text = _ANSI.sub("", text)
         m = _CALL_START.match(text)
         if m is None:
             yield from self._other_line(text, number)
@@ -371,8 +363,6 @@ class Framer:
                 check is not None and not text.endswith(_UNFINISHED)
                 and check.search(text, m.end()) is None):
             self.stats.skipped += 1
-            if text.endswith(_UNFINISHED):
-                self._skipped_pending.add(self._pid(m))
             return
         frame = self._call_line(m, text, number)
         if frame is not None:
@@ -400,10 +390,8 @@ class Framer:
         name = r.group("name")
         pending = self._pending.pop(pid, None)
         if pending is None:
-            if pid in self._skipped_pending:
-                self._skipped_pending.discard(pid)
-                self.stats.skipped += 1
-                return
+            # Unfinished calls of the syscalls the explainer needs are always kept
+            # (content checks wait for the whole call), so only those can warn.
             if name in INTERESTING:
                 self.stats.warnings.append(Problem(
                     self.file, number,
@@ -518,7 +506,7 @@ def frames_from_streams(
     for index, (name, stream) in enumerate(streams):
         pid = ff_pid(name) if len(streams) > 1 or _FF_SUFFIX.search(name) else None
         framer = Framer(stats, index, default_pid=pid)
-        iterators.append(framer.frames(read_lines(stream, stats, index, name)))
+        iterators.append(framer.frames_of_stream(stream, name))
     if len(iterators) == 1:
         yield from iterators[0]
         return
