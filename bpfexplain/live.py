@@ -154,7 +154,8 @@ def trace_filter() -> str:
 def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
     """The tracing flags ``run`` uses (without ``-o`` and the command): shared with the
     benchmark so that it compares like with like."""
-    flags = ["-f", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter()]
+    # -q: "Process N attached/detached" would land on the user's terminal, not in the log.
+    flags = ["-f", "-q", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter()]
     if strace.seccomp_bpf and not attach:
         # Not with -p: the filter is installed in the command when strace starts it;
         # an attached process has none, and strace refuses the combination.
@@ -498,7 +499,7 @@ class LiveTrace:
         (the command's children included), or to the command alone if it left the group."""
         if self.attach:
             self.signal_strace(sig)
-            return "strace"
+            return f"strace, to detach from process {self.config.pid}"
         pids = self.command_pids()
         ours = os.getpgrp()
         group = set()
@@ -735,7 +736,9 @@ class LiveSession:
         """Wait for strace, then say how the run ended (or raise when strace could not
         trace at all)."""
         strace_status = self.trace.wait()
-        if stats.lines == 0 and not self.trace.killed:
+        # An attached process may well do nothing we trace before we let go of it.
+        stopped_by_us = self.trace.killed or self.interrupted or self.duration_elapsed
+        if stats.lines == 0 and not stopped_by_us:
             self._finish()
             raise self._no_output(strace_status)
         if self.forced_by is not None:

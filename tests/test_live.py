@@ -495,11 +495,36 @@ def test_attach_to_a_running_loader(tmp_path: Path) -> None:
         if loader.poll() is None:
             loader.kill()
             loader.wait()
+    assert "strace:" not in running.stderr  # no "Process N attached" on the user's terminal
     doc = json.loads(out.read_text())
     # strace came in after the setup: the fds it closes were opened before the log began
     closed = [o for o in doc["objects"] if not o["known"] and o["closed_line"] is not None]
     assert closed, doc["objects"]
     assert any(p["pid"] == loader.pid and p["exit_code"] == 0 for p in doc["processes"])
+
+
+@pytest.mark.live()
+def test_attach_to_an_idle_process_and_let_go(tmp_path: Path) -> None:
+    idle = subprocess.Popen(["sleep", "30"])
+    try:
+        proc, doc = run_json(tmp_path, "-p", str(idle.pid), "--duration", "0.5")
+        assert proc.returncode == 0, proc.stderr
+        assert idle.poll() is None  # detached, still running: it was never ours to stop
+        assert doc["objects"] == []
+    finally:
+        idle.kill()
+        idle.wait()
+
+
+@pytest.mark.live("setpriv")
+def test_attach_not_permitted() -> None:
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           *BPFEXPLAIN, "run", "-p", "1"],
+                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert proc.returncode == 5
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("bpfexplain: error: strace could not attach to process 1")
+    assert "CAP_SYS_PTRACE" in last and "Traceback" not in proc.stderr
 
 
 # --------------------------------------------------------------------------------
