@@ -431,6 +431,10 @@ class LiveTrace:
                 chunk = b""
             if not chunk:
                 break
+            if not self.bytes_read and self._dir is not None:
+                # strace has the FIFO open now: its name is no longer needed, and gone
+                # now it cannot outlive a bpfexplain that gets SIGKILLed.
+                shutil.rmtree(self._dir, ignore_errors=True)
             self.bytes_read += len(chunk)
             self.last_output = time.monotonic()
             if self._save is not None:
