@@ -235,6 +235,8 @@ def run(
         raise typer.BadParameter("give a command to run (after --) or -p PID, not both")
     if brief and verbose:
         raise typer.BadParameter("--brief and --verbose exclude each other")
+    if output is not None:
+        live.check_writable(output)
     strace_bin = live.find_strace(strace)
     if command:
         live.resolve_command(command)

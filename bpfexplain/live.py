@@ -180,6 +180,18 @@ def resolve_command(command: Sequence[str]) -> str:
     raise CommandNotFound(f"{name}: command not found")
 
 
+def check_writable(path: Path) -> None:
+    """Refuse an ``--output`` that could not be written *before* tracing, not after a
+    long run whose story would then be lost."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory")
+    if not parent.is_dir():
+        raise InputError(f"{path}: no such directory {str(parent)!r}")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise InputError(f"{path}: permission denied")
+
+
 def check_pid(pid: int) -> None:
     if pid <= 0 or not os.path.exists(f"/proc/{pid}"):
         raise InputError(f"-p {pid}: no such process")

@@ -570,6 +570,12 @@ def test_seccomp_bpf_only_where_strace_has_it() -> None:
     assert names and all(n.startswith("?") for n in names)
 
 
+def test_output_checked_before_tracing(tmp_path: Path) -> None:
+    proc = bpfexplain("run", "-o", str(tmp_path / "missing" / "story.json"), "--", "/bin/true")
+    assert proc.returncode == 3
+    assert "no such directory" in _one_line_error(proc)
+
+
 def test_command_or_pid_not_both() -> None:
     proc = bpfexplain("run")
     assert proc.returncode == 2
