@@ -71,10 +71,18 @@ class LiveExplainer:
                    if a.ended_line is None and not a.probe)
 
 
+_QUIET_SIGNALS = frozenset({"SIGCHLD", "SIGCONT", "SIGWINCH", "SIGPIPE", "SIGURG"})
+
+
 def _worth_telling_live(action: Action) -> bool:
     """Live output tells the user's objects and what went wrong, not probe chatter."""
     if action.kind in ("map_op", "next_id", "info", "dup", "mmap", "fork", "exec", "close"):
         return False
+    if action.kind == "signal":
+        # Children ending and terminal noise are not part of the eBPF story.
+        return action.detail.get("signal") not in _QUIET_SIGNALS
+    if action.kind == "exit":
+        return action.detail.get("signal") is not None or action.detail.get("code") not in (0,)
     if action.probe:
         return False
     if action.kind == "failure":

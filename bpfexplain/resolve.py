@@ -131,8 +131,11 @@ class Resolver:
 
 
 def tracefs_root() -> Path | None:
+    import os
+
     for root in TRACEFS_ROOTS:
-        if Path(root, "events").is_dir():
+        # os.path.isdir answers False where tracefs is root-only; Path.is_dir raises.
+        if os.path.isdir(os.path.join(root, "events")):
             return Path(root)
     return None
 
@@ -143,7 +146,11 @@ def read_local_tracepoints() -> dict[int, str]:
     out: dict[int, str] = {}
     if root is None:
         return out
-    for id_file in root.glob("events/*/*/id"):
+    try:
+        id_files = list(root.glob("events/*/*/id"))
+    except OSError:
+        return out
+    for id_file in id_files:
         try:
             number = int(id_file.read_text().strip())
         except (OSError, ValueError):
