@@ -184,6 +184,11 @@ class RunFormat(str, Enum):
     markdown = "markdown"
 
 
+class Backend(str, Enum):
+    strace = "strace"
+    ptrace = "ptrace"
+
+
 RUN_EPILOG = """\
 Examples (as root):
 
@@ -227,6 +232,11 @@ def run(
     ] = None,
     strace: Annotated[str, typer.Option("--strace", metavar="PATH",
                                         help="The strace binary to use.")] = "strace",
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also read what strace cannot show (instructions, verifier log, "
+        "uprobe targets, program ids) from the loader's memory: the ptrace backend.")] = False,
+    backend: Annotated[Backend | None, typer.Option(
+        "--backend", help="strace (default) or ptrace (what --deep uses).")] = None,
 ) -> None:
     """Run a loader under strace and explain it as it happens (needs root)."""
     from bpfexplain import live
@@ -235,8 +245,21 @@ def run(
         raise typer.BadParameter("give a command to run (after --) or -p PID, not both")
     if brief and verbose:
         raise typer.BadParameter("--brief and --verbose exclude each other")
+    if deep and backend is Backend.strace:
+        raise typer.BadParameter("--deep reads memory with the ptrace backend, "
+                                 "not with --backend strace")
     if output is not None:
         live.check_writable(output)
+    if deep or backend is Backend.ptrace:
+        if pid is not None:
+            raise typer.BadParameter("the ptrace backend starts the command itself; "
+                                     "it cannot attach with -p (use the strace backend)")
+        if save is not None:
+            raise typer.BadParameter("--save keeps strace's log; the ptrace backend "
+                                     "writes none (use --format json to keep the result)")
+        _run_deep(list(command or []), duration=duration, quiet_live=quiet_live,
+                  detail="brief" if brief else "verbose" if verbose else "default",
+                  fmt=format.value, output=output, color=color)
     strace_bin = live.find_strace(strace)
     if command:
         live.resolve_command(command)
@@ -274,6 +297,51 @@ def run(
     else:
         live.write_story(story, format.value, sys.stdout, color=color)
     raise typer.Exit(outcome.status)
+
+
+def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, detail: str,
+              fmt: str, output: Path | None, color: bool | None) -> None:
+    """``run --deep``: the ptrace backend feeds the same tracker and story."""
+    import os
+    import signal
+    import threading
+
+    from bpfexplain import live
+    from bpfexplain.deep.backend import deep_supported, trace_command
+    from bpfexplain.errors import EnvironmentProblem
+    from bpfexplain.render.text import make_console
+
+    reason = deep_supported()
+    if reason is not None:
+        raise EnvironmentProblem(f"--deep cannot work here: {reason}")
+    live.resolve_command(command)
+    view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
+                         files=["<ptrace>"])
+    timers: list[threading.Timer] = []
+
+    def on_start(child: int) -> None:
+        if duration is not None:
+            # Like pressing Ctrl-C: the loader detaches and prints its results.
+            timer = threading.Timer(duration, os.kill, (child, signal.SIGINT))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
+
+    try:
+        _, status = trace_command(command, on_event=view.feed, on_start=on_start)
+    finally:
+        for timer in timers:
+            timer.cancel()
+    story = view.story(detail)
+    if output is not None:
+        try:
+            with output.open("w", encoding="utf-8") as out:
+                live.write_story(story, fmt, out, color=color)
+        except OSError as exc:
+            raise InputError(f"{output}: cannot write ({exc.strerror})") from None
+    else:
+        live.write_story(story, fmt, sys.stdout, color=color)
+    raise typer.Exit(status)
 
 
 DEMO_EPILOG = """\

@@ -13,7 +13,7 @@ from bpfexplain.framing import Stats
 from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver
 from bpfexplain.story import Step, Story, build_story, step_for_action
-from bpfexplain.tracking import Action, Tracker
+from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
 from bpfexplain.values import Event
 
 
@@ -71,6 +71,23 @@ class LiveExplainer:
                    if a.ended_line is None and not a.probe)
 
 
+def _probably_probe(action: Action) -> bool:
+    """Probes are only known for sure at the end; live output goes by their looks."""
+    obj = action.obj
+    if obj is None:
+        return False
+    if action.kind == "reopen" and obj.kind == "btf":
+        return True  # finding the kernel's own BTF
+    if action.kind == "prog_load":
+        return looks_like_probe_prog(obj.attrs)
+    if action.kind == "map_create":
+        return obj.name.startswith("libbpf_") or obj.name == "feature_test"
+    if action.kind == "btf_load":
+        size = obj.attrs.get("btf_size")
+        return isinstance(size, int) and size < 256
+    return False
+
+
 _QUIET_SIGNALS = frozenset({"SIGCHLD", "SIGCONT", "SIGWINCH", "SIGPIPE", "SIGURG"})
 
 
@@ -83,7 +100,7 @@ def _worth_telling_live(action: Action) -> bool:
         return action.detail.get("signal") not in _QUIET_SIGNALS
     if action.kind == "exit":
         return action.detail.get("signal") is not None or action.detail.get("code") not in (0,)
-    if action.probe:
+    if action.probe or _probably_probe(action):
         return False
     if action.kind == "failure":
         return action.failure is not None and not action.failure.expected

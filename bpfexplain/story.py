@@ -298,12 +298,12 @@ class _Builder:
             if count is not None:
                 spans.append((f", {plural(count, 'instruction')}", None))
             spans += [(" → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
-            extra: tuple[str, ...] = ()
             if obj.deep.get("prog_id") is not None:
-                spans.append((f" (kernel id {obj.deep['prog_id']})", None))
-            if self.verbose and obj.deep.get("verifier_log"):
-                extra = tuple(str(obj.deep["verifier_log"]).splitlines()[:40])
-            return tuple(spans), extra
+                spans.append((f" (kernel id {obj.deep['prog_id']}: bpftool prog show id "
+                               f"{obj.deep['prog_id']})", None))
+            if obj.maps:
+                spans += [("; uses ", None), *_join([name_spans(m) for m in obj.maps])]
+            return tuple(spans), self._deep_extra(obj)
         if kind == "map_create" and obj is not None:
             a = obj.attrs
             spans = [*name_spans(obj), (" ", None), (_short(a.get("map_type")), "bpf.type")]
@@ -394,6 +394,32 @@ class _Builder:
         cmd = d.get("cmd") or kind
         tail: Spans = ((" on ", None), *name_spans(obj)) if obj is not None else ()
         return ((str(cmd), None), *tail), ()
+
+    DISASM_SHOWN = 24
+    """Instructions shown per program unless --verbose (execsnoop's has 1,935)."""
+
+    def _deep_extra(self, prog: Obj) -> tuple[str, ...]:
+        """What --deep read: the instructions, then the verifier's log, bounded."""
+        lines: list[str] = []
+        disasm = prog.deep.get("disasm") or []
+        if disasm:
+            shown = disasm if self.verbose else disasm[:self.DISASM_SHOWN]
+            count = prog.attrs.get("insn_cnt") or len(disasm)
+            lines.append(f"its {count} instructions, read from the loader's memory "
+                         "(as bpftool prints them; a 64-bit load takes two):")
+            lines += [str(line) for line in shown]
+            if len(shown) < len(disasm):
+                lines.append(f"… {len(disasm) - len(shown)} more (--verbose shows all)")
+        log = str(prog.deep.get("verifier_log") or "")
+        if log:
+            log_lines = log.splitlines()
+            if self.verbose:
+                lines.append("verifier log:")
+                lines += log_lines
+            else:
+                lines.append(f"verifier log: {plural(len(log_lines), 'line')} "
+                             "(--verbose shows it)")
+        return tuple(lines)
 
     def _fd_of(self, action: Action) -> int | None:
         obj = action.obj

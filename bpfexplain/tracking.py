@@ -744,6 +744,13 @@ class Tracker:
         if isinstance(ptype, int):
             found = self.resolver.pmu(ptype)
             uprobe = obj.deep.get("uprobe") if obj.deep else None
+            kprobe = obj.deep.get("kprobe") if obj.deep else None
+            if kprobe and kprobe.get("function"):
+                kind = "kretprobe" if kprobe.get("retprobe") else "kprobe"
+                offset = f"+{kprobe['offset']}" if kprobe.get("offset") else ""
+                obj.attach_point = f"{kind}:{kprobe['function']}{offset}"
+                obj.attach_source = "log"
+                return
             if found is not None:
                 pmu = found[0]
                 # The PMUs' format/retprobe file says "config:0" on every kernel that has
@@ -872,7 +879,7 @@ class Tracker:
             attrs.update({k: v for k, v in call.deep.items() if k != "verifier_log"})
         log = (call.deep or {}).get("verifier_log") or as_text(attr.get("log_buf"))
         if not call.ok or call.result is None:
-            probe = _looks_like_probe_prog(attrs)
+            probe = looks_like_probe_prog(attrs)
             failure = self._fail(call, cmd, attrs=attrs, detail=log or None, probe=probe)
             if not log and call.errno in ("EACCES", "EINVAL") and call.deep is None:
                 failure.why += (
@@ -1036,7 +1043,7 @@ class Tracker:
         attrs = {"attach_type": attach_type, "target_fd": target_fd}
         point = _link_attach_point(attach_type, lc, target, prog)
         if not call.ok or call.result is None:
-            probe = (prog is not None and _looks_like_probe_prog(prog.attrs)) or (
+            probe = (prog is not None and looks_like_probe_prog(prog.attrs)) or (
                 target_fd is not None and target_fd < 0)
             self._fail(call, cmd, subject=prog, attrs=attrs, probe=probe)
             return
@@ -1190,7 +1197,7 @@ class Tracker:
         if any(p.obj is m for p in self.pins):
             return False
         return not any(o.kind == "prog" and o.line < m.closed_line and o.known
-                       and not _looks_like_probe_prog(o.attrs) for o in self.objects)
+                       and not looks_like_probe_prog(o.attrs) for o in self.objects)
 
     def _classify_probes(self) -> None:
         pinned = {id(p.obj) for p in self.pins if p.obj is not None}
@@ -1200,7 +1207,7 @@ class Tracker:
                 # that test runs work: an unnamed do-nothing program is the check.
                 obj.probe = (not obj.attachments and id(obj) not in pinned
                              and (not obj.test_runs or not obj.name)
-                             and _looks_like_probe_prog(obj.attrs))
+                             and looks_like_probe_prog(obj.attrs))
                 if obj.probe:
                     obj.feature = _prog_feature(obj)
         used_btf = {id(o.btf) for o in self.objects if o.btf is not None and not o.probe}
@@ -1325,7 +1332,7 @@ def _plain_attrs(attr: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) for k, v in attr.items() if v is not Elided and not k.startswith("#")}
 
 
-def _looks_like_probe_prog(attrs: dict[str, Any]) -> bool:
+def looks_like_probe_prog(attrs: dict[str, Any]) -> bool:
     """Feature probes are tiny programs (``r0 = 0; exit``, a helper call or two).
 
     A loader that asks for a verifier log wants to know why its program failed:

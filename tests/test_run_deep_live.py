@@ -1,0 +1,67 @@
+"""``bpfexplain run --deep`` end to end, as root: the CLI, the ptrace backend, the story.
+
+The issue's own check: the uprobe one-liner on libc's malloc shows the program's
+instructions, the map it uses and the attach point as libc's malloc.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bpfexplain", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd="/tmp", check=False)
+
+
+@pytest.mark.live("bpftrace")
+def test_run_deep_uprobe_on_malloc_shows_instructions_map_and_symbol(tmp_path: Path) -> None:
+    out = tmp_path / "story.json"  # stdout carries bpftrace's own output
+    proc = run_cli("run", "--deep", "--duration", "2", "--quiet-live", "--format", "json",
+                   "--output", str(out), "--",
+                   "bpftrace", "-e", f"uprobe:{LIBC}:malloc {{ @ = count(); }}")
+    assert proc.returncode == 0, proc.stderr
+    assert "@: " in proc.stdout
+    doc = json.loads(out.read_text())
+    (att,) = [a for a in doc["attachments"] if not a["probe"]]
+    assert att["attach_point"] == f"uprobe:{LIBC}:malloc"
+    assert att["enabled"]
+    prog = next(o for o in doc["objects"] if o["id"] == att["prog"])
+    attrs = prog["attrs"]
+    # bpftool numbers instructions; a 64-bit load (the map reference) takes two
+    last = int(attrs["disasm"][-1].split(":")[0])
+    assert last + 1 == attrs["insn_cnt"] == len(attrs["insns"])
+    assert any("map[fd:" in line for line in attrs["disasm"])
+    maps = {o["id"]: o for o in doc["objects"] if o["kind"] == "map"}
+    assert [maps[m]["name"] for m in prog["maps"]] == ["AT_"]
+    assert isinstance(attrs["prog_id"], int) and attrs["prog_id"] > 0
+
+
+@pytest.mark.live("bpftrace")
+def test_run_deep_text_story_tells_the_extras() -> None:
+    proc = run_cli("run", "--deep", "--duration", "2", "--quiet-live", "--no-color", "--",
+                   "bpftrace", "-e", f"uprobe:{LIBC}:malloc {{ @ = count(); }}")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "read from the loader's memory" in out
+    assert "call bpf_map_lookup_elem#1" in out
+    assert "bpftool prog show id" in out
+    assert f"uprobe:{LIBC}:malloc" in out
+    assert "@: " in out  # bpftrace's own map output is intact
+
+
+def test_run_deep_refuses_pid_and_save(tmp_path: Path) -> None:
+    proc = run_cli("run", "--deep", "-p", "1")
+    assert proc.returncode == 2 and "cannot attach with -p" in proc.stderr
+    proc = run_cli("run", "--deep", "--save", str(tmp_path / "x.log"), "--", "true")
+    assert proc.returncode == 2 and "--save" in proc.stderr
+    proc = run_cli("run", "--deep", "--backend", "strace", "--", "true")
+    assert proc.returncode == 2 and "ptrace backend" in proc.stderr
+    assert "Traceback" not in proc.stderr
