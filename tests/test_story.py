@@ -194,3 +194,25 @@ def test_every_rendering_of_the_seed_gives_the_same_graph(name: str) -> None:
     progs = [o for o in doc["objects"] if o["kind"] == "prog" and not o["probe"]
              and o["via"] == "BPF_PROG_LOAD"]
     assert {p["attrs"]["prog_type"] for p in progs} == {"BPF_PROG_TYPE_TRACEPOINT"}
+
+
+def test_tracepoint_ids_file_names_ids_when_nothing_else_does(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    log = tmp_path / "trace.log"  # no sidecar beside it
+    shutil.copy(FIXTURES / "seed.log", log)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("443 raw_syscalls:sys_enter\n442 raw_syscalls:sys_exit\n")
+
+    def attach_points(*extra: str) -> set[str | None]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bpfexplain", "parse", "--format", "json", "-q",
+             "--no-resolve-locally", *extra, str(log)],
+            capture_output=True, text=True, check=True, timeout=60)
+        doc = json.loads(proc.stdout)
+        return {a["attach_point"] for a in doc["attachments"] if not a["probe"]}
+
+    assert attach_points() == {None}
+    assert attach_points("--tracepoint-ids", str(ids)) == {"tracepoint:raw_syscalls:sys_enter"}
