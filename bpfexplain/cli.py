@@ -138,7 +138,9 @@ def parse(
 
                 write_output(story, format.value, output)
             else:
-                _print_story(story, format.value, color)
+                from bpfexplain.render.export import write_story
+
+                write_story(story, format.value, sys.stdout, color=color)
     except BrokenPipeError:
         # `bpfexplain parse x | head`: the reader left.  Handled here because
         # click would turn it into exit status 1 before main() sees it.
@@ -161,21 +163,18 @@ def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: boo
         out.write("\n")
 
 
-def _print_story(story: Story, fmt: str, color: bool | None) -> None:
-    if fmt == "json":
-        import json
+def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None) -> None:
+    """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
+    from bpfexplain.render.export import write_story
 
-        from bpfexplain.render.json import story_json
-
-        sys.stdout.write(json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n")
-    elif fmt in ("markdown", "dot", "mermaid"):
-        from bpfexplain.render.export import format_story
-
-        sys.stdout.write(format_story(story, fmt))
-    else:
-        from bpfexplain.render.text import make_console, print_story
-
-        print_story(story, make_console(color=color))
+    if output is None:
+        write_story(story, fmt, sys.stdout, color=color)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as out:
+            write_story(story, fmt, out, color=color)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write ({exc.strerror})") from None
 
 
 class RunFormat(str, Enum):
@@ -288,14 +287,7 @@ def run(
         for line in summary_lines(stats):
             typer.echo(line, err=True)
     story = view.story("brief" if brief else "verbose" if verbose else "default")
-    if output is not None:
-        try:
-            with output.open("w", encoding="utf-8") as out:
-                live.write_story(story, format.value, out, color=color)
-        except OSError as exc:
-            raise InputError(f"{output}: cannot write ({exc.strerror})") from None
-    else:
-        live.write_story(story, format.value, sys.stdout, color=color)
+    _emit_story(story, format.value, output, color)
     raise typer.Exit(outcome.status)
 
 
@@ -332,15 +324,7 @@ def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, d
     finally:
         for timer in timers:
             timer.cancel()
-    story = view.story(detail)
-    if output is not None:
-        try:
-            with output.open("w", encoding="utf-8") as out:
-                live.write_story(story, fmt, out, color=color)
-        except OSError as exc:
-            raise InputError(f"{output}: cannot write ({exc.strerror})") from None
-    else:
-        live.write_story(story, fmt, sys.stdout, color=color)
+    _emit_story(view.story(detail), fmt, output, color)
     raise typer.Exit(status)
 
 

@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
 from bpfexplain.framing import INTERESTING, Stats
@@ -937,20 +937,3 @@ class LiveView:
 
     def story(self, detail: str = "default") -> Story:
         return self.explainer.story(detail)
-
-
-def write_story(story: Story, fmt: str, file: TextIO, *, color: bool | None = None) -> None:
-    """The final story in ``fmt`` (text, json, markdown) on ``file``."""
-    if fmt == "json":
-        from bpfexplain.render.json import story_json
-
-        file.write(json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "markdown":
-        from bpfexplain.render.markdown import story_markdown
-
-        file.write(story_markdown(story))
-    else:
-        from bpfexplain.render.text import make_console, print_story
-
-        print_story(story, make_console(file, color=color))
-    file.flush()

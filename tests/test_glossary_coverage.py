@@ -14,29 +14,15 @@ from pathlib import Path
 import pytest
 
 from bpfexplain import glossary
-from bpfexplain.framing import Stats, open_inputs
-from bpfexplain.pipeline import explain_streams, make_resolver
 from bpfexplain.story import DETAILS, Node, Story
+from tests.fixture_stories import fixture_names, fixture_story
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TOKEN = re.compile(r"\b(?:BPF|PERF)_[A-Z0-9_]*[A-Z0-9]\b")
 
 
-def _inputs() -> list[str]:
-    names = sorted(p.name for p in FIXTURES.glob("*.log"))
-    names += sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "src")
-    return names
 
 
-def _story(name: str, detail: str) -> Story:
-    path = str(FIXTURES / name)
-    streams = open_inputs([path])
-    try:
-        return explain_streams(streams, Stats(), make_resolver([path], local=False),
-                               detail=detail)
-    finally:
-        for _, stream in streams:
-            stream.close()
 
 
 def _texts(story: Story) -> list[str]:
@@ -59,11 +45,11 @@ def _texts(story: Story) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("name", _inputs())
+@pytest.mark.parametrize("name", fixture_names())
 def test_every_term_a_story_uses_has_an_entry(name: str) -> None:
     missing: set[str] = set()
     for detail in DETAILS:
-        story = _story(name, detail)
+        story = fixture_story(name, detail)
         missing |= {t for t in story.terms if glossary.lookup(t) is None}
         for text in _texts(story):
             missing |= {t for t in TOKEN.findall(text) if glossary.lookup(t) is None}

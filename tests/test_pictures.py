@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from bpfexplain.demo import LESSONS
-from bpfexplain.framing import Stats, open_inputs
+from bpfexplain.framing import Stats
 from bpfexplain.parser import parse_events
-from bpfexplain.pipeline import explain_streams, make_resolver
 from bpfexplain.render import export
 from bpfexplain.render.dot import dot_quote, story_dot
 from bpfexplain.render.handout import handout_markdown
@@ -31,6 +30,7 @@ from bpfexplain.render.picture import build_picture
 from bpfexplain.resolve import Resolver
 from bpfexplain.story import Story, build_story
 from bpfexplain.tracking import Tracker
+from tests.fixture_stories import fixture_names, fixture_story
 from tests.golden_files import check_golden
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -43,22 +43,8 @@ needs_dot = pytest.mark.skipif(not HAVE_DOT and not os.environ.get("CI"),
                                reason="Graphviz (dot) is not installed")
 
 
-def _inputs() -> list[str]:
-    names = sorted(p.name for p in FIXTURES.glob("*.log"))
-    names += sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "src")
-    return names
 
 
-def fixture_story(name: str, detail: str = "default") -> Story:
-    path = str(FIXTURES / name)
-    streams = open_inputs([path])
-    try:
-        named = [(str(Path(n).relative_to(FIXTURES.parent)), s) for n, s in streams]
-        return explain_streams(named, Stats(), make_resolver([path], local=False),
-                               detail=detail)
-    finally:
-        for _, stream in streams:
-            stream.close()
 
 
 def story_of(text: str, detail: str = "default") -> Story:
@@ -164,7 +150,7 @@ def test_verbose_picture_golden() -> None:
 
 
 @needs_dot
-@pytest.mark.parametrize("name", _inputs())
+@pytest.mark.parametrize("name", fixture_names())
 def test_dot_is_valid_for_graphviz(name: str) -> None:
     for detail in ("default", "verbose"):
         source = story_dot(fixture_story(name, detail))
@@ -174,7 +160,7 @@ def test_dot_is_valid_for_graphviz(name: str) -> None:
         assert not done.stderr.strip(), done.stderr.decode()  # no warnings either
 
 
-@pytest.mark.parametrize("name", _inputs())
+@pytest.mark.parametrize("name", fixture_names())
 def test_mermaid_parses(name: str) -> None:
     for detail in ("default", "verbose"):
         story = fixture_story(name, detail)

@@ -11,15 +11,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bpfexplain.framing import Stats, open_inputs
+from bpfexplain.framing import Stats
 from bpfexplain.parser import parse_events
-from bpfexplain.pipeline import explain_streams, make_resolver
 from bpfexplain.render.json import story_json
 from bpfexplain.render.markdown import story_markdown
 from bpfexplain.render.text import make_console, print_story
 from bpfexplain.resolve import Resolver
 from bpfexplain.story import Story, build_story, cite
 from bpfexplain.tracking import Tracker
+from tests.fixture_stories import fixture_names, fixture_story
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -34,15 +34,6 @@ def story_of(text: str, detail: str = "default") -> Story:
     return build_story(tracker.lifecycle(), detail)
 
 
-def fixture_story(name: str, detail: str = "default") -> Story:
-    path = FIXTURES / name
-    resolver = make_resolver([str(path)], local=False)
-    streams = open_inputs([str(path)])
-    try:
-        return explain_streams(streams, Stats(), resolver, detail=detail)
-    finally:
-        for _, stream in streams:
-            stream.close()
 
 
 def render(story: Story, width: int = 100) -> str:
@@ -166,13 +157,9 @@ def test_json_follows_the_contract_for_the_seed() -> None:
     assert target["attrs"]["type"] == "PERF_TYPE_TRACEPOINT" and target["attrs"]["config"] == 443
 
 
-def _all_fixtures() -> list[str]:
-    names = sorted(p.name for p in FIXTURES.glob("*.log"))
-    names += sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "src")
-    return names
 
 
-@pytest.mark.parametrize("name", _all_fixtures())
+@pytest.mark.parametrize("name", fixture_names())
 def test_json_of_every_fixture_validates(name: str) -> None:
     doc = story_json(fixture_story(name))
     jsonschema.validate(doc, SCHEMA)

@@ -14,6 +14,7 @@ import io
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TextIO
 
 from bpfexplain.errors import EnvironmentProblem
 from bpfexplain.render.dot import story_dot
@@ -113,6 +114,18 @@ def format_story(story: Story, fmt: str) -> str:
     out = io.StringIO()
     print_story(story, make_console(out, width=STORY_WIDTH, color=False))
     return out.getvalue()
+
+
+def write_story(story: Story, fmt: str, file: TextIO, *, color: bool | None = None) -> None:
+    """The story in ``fmt`` on an open ``file``: the terminal story keeps its colours
+    (rich decides by the file, or ``color`` forces them); other formats are text."""
+    if fmt == "text":
+        from bpfexplain.render.text import make_console, print_story
+
+        print_story(story, make_console(file, color=color))
+    else:
+        file.write(format_story(story, fmt))
+    file.flush()
 
 
 def write_output(story: Story, fmt: str, output: Path) -> None:
