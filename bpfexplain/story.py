@@ -22,7 +22,14 @@ from typing import Any
 
 from bpfexplain import glossary
 from bpfexplain import knowledge as kn
-from bpfexplain.tracking import Action, Attachment, Failure, Lifecycle, Obj
+from bpfexplain.tracking import (
+    Action,
+    Attachment,
+    Failure,
+    Lifecycle,
+    Obj,
+    looks_like_probe_prog,
+)
 
 Span = tuple[str, "str | None"]
 """A piece of text and its style name (``bpf.prog``, ``fd``...), or None for plain."""
@@ -559,6 +566,11 @@ class _Builder:
             ops = Counter(a.detail.get("op", "?") for a in run)
             return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
                                  None), *name_spans(objs[0])), kind)
+        if kind == "failure" and first.failure is not None:
+            f = first.failure
+            return Step(lines, ((f"{f.call} failed with ", None), (f.errno, "errno"),
+                                (f" ({len(run)} times): ", None), (f.why, None)), kind,
+                        first.probe, first.file)
         # anything else: the first one told, the rest counted
         text, extra = self.step_text(first)
         return Step(lines, (*text, (f" (and {len(run) - 1} more like it)", "dim")), kind,
@@ -836,6 +848,8 @@ class _Builder:
                     label2.append((" with BTF", "dim"))
                 children2.append(Node(tuple(label2)))
             nodes.append(Node((("maps", None),), tuple(children2)))
+        if not nodes:
+            nodes.append(Node((("no eBPF program or map was created", "dim"),)))
         pins = lc.pins
         if pins:
             nodes.append(Node((("pins", None),), tuple(
@@ -887,16 +901,31 @@ class _Builder:
         return ((f"{how} L{obj.closed_line}", "dim"),)
 
     def _problems(self) -> tuple[Problem, ...]:
-        out = []
+        """What went wrong; the same failure repeated is one problem with all its lines."""
+        groups: dict[tuple[Any, ...], list[Failure]] = {}
         for f in self.lc.failures:
             if f.probe and not self.verbose:
                 continue
+            subject = f.subject.id if f.subject is not None else f.attrs.get("prog_name")
+            key = (f.call, f.errno, f.why, subject, f.detail)
+            groups.setdefault(key, []).append(f)
+        out = []
+        for same in groups.values():
+            f = same[0]
             what: list[Span] = [(f.call, None), (" failed with ", None), (f.errno, "errno")]
+            if len(same) > 1:
+                what.append((f" ({len(same)} times)", None))
             if f.subject is not None:
                 what += [(" for ", None), *name_spans(f.subject)]
             elif f.attrs.get("prog_name"):
                 what += [(" for program ", None), (f'"{f.attrs["prog_name"]}"', "bpf.prog")]
-            out.append(Problem((f.line,), tuple(what), f.why, self._failure_detail(f), f.probe))
+            why = f.why
+            if f.errno == "EPERM" and f.call == "BPF_PROG_LOAD" and \
+                    looks_like_probe_prog(f.attrs):
+                why += ("; this was only a feature-test program: even that was refused, so "
+                        "nothing the loader needs could load")
+            out.append(Problem(tuple(x.line for x in same), tuple(what), why,
+                               self._failure_detail(f), f.probe))
         return tuple(out)
 
     def _footer(self) -> tuple[str, ...]:
@@ -907,7 +936,11 @@ class _Builder:
         parts = [f"probes: {probes} objects" + (f", {probe_failures} expected failures"
                                                 if probe_failures else "")
                  + (" (folded; --verbose shows them)" if not self.verbose and probes else "")]
-        parts.append("failures: " + (", ".join(f"{f.call} {f.errno} (L{f.line})" for f in real)
+        grouped: dict[tuple[str, str], list[int]] = {}
+        for f in real:
+            grouped.setdefault((f.call, f.errno), []).append(f.line)
+        parts.append("failures: " + (", ".join(f"{call} {errno} ({cite(lines)})"
+                                               for (call, errno), lines in grouped.items())
                                      if real else "none that matter"))
         return tuple(parts)
 
@@ -933,8 +966,12 @@ def _join(groups: list[Spans]) -> Spans:
 
 
 def _same_group(a: Action, b: Action) -> bool:
-    if a.kind != b.kind or a.kind not in ("close", "disable", "map_op"):
+    if a.kind != b.kind or a.kind not in ("close", "disable", "map_op", "failure"):
         return False
+    if a.kind == "failure":
+        fa, fb = a.failure, b.failure
+        return fa is not None and fb is not None and (fa.call, fa.errno, fa.why) == (
+            fb.call, fb.errno, fb.why)
     if a.kind == "map_op":
         return a.obj is b.obj and a.detail.get("perf") is None and b.detail.get("perf") is None
     return True
