@@ -604,10 +604,10 @@ class _Builder:
             if f.expected and not self.verbose:
                 continue
             if f.probe:
-                steps.append(Step((a.line,), ((f"{f.call}: ", None), (f.errno, "errno"),
-                                              (" — expected on some kernels; the loader "
-                                               "falls back. " + f.why, None)), "failure",
-                                  True, a.file))
+                steps.append(Step((a.line,), ((f"{f.call} failed with ", None),
+                                              (f.errno, "errno"),
+                                              (", as a test may: " + f.why, None)),
+                                  "failure", True, a.file))
             else:
                 text2, extra = self.step_text(a)
                 steps.append(Step((a.line,), text2, "failure", False, a.file, extra))

@@ -64,21 +64,25 @@ def spans_text(spans: Spans) -> Text:
     return text
 
 
-def _step(step: Step) -> RenderableType:
-    ref = cite(step.lines)
-    row = Text()
-    if len(ref) > 9:
-        # A long list of lines gets a line of its own rather than pushing the text.
-        row.append(ref + "\n" + " " * 10, style="line")
-    else:
-        row.append(f"{ref:<9} " if ref else " " * 10, style="line")
-    row.append_text(spans_text(step.text))
-    if step.probe and step.kind not in ("probes",):
-        row.stylize("dim")
-    if not step.extra:
-        return row
-    log = Text("\n".join(safe(line) for line in step.extra), style="dim")
-    return Group(row, Padding(log, (0, 0, 0, 12)))
+CITE_WIDTH = 9
+"""Width of the line-reference column; longer references wrap inside it."""
+
+
+def _steps_grid(steps: tuple[Step, ...] | list[Step]) -> Table:
+    """Steps as two columns, line references and text, so wrapped text stays aligned."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=CITE_WIDTH, style="line", overflow="fold")
+    grid.add_column(ratio=1)
+    for step in steps:
+        body = spans_text(step.text)
+        if step.probe and step.kind not in ("probes",):
+            body.stylize("dim")
+        cell: RenderableType = body
+        if step.extra:
+            log = Text("\n".join(safe(line) for line in step.extra), style="dim")
+            cell = Group(body, Padding(log, (0, 0, 0, 2)))
+        grid.add_row(Text(cite(step.lines)), cell)
+    return grid
 
 
 def _phase(number: int, phase: Phase) -> RenderableType:
@@ -93,8 +97,8 @@ def _phase(number: int, phase: Phase) -> RenderableType:
     parts: list[RenderableType] = [head]
     for intro in phase.intro:
         parts.append(Padding(Text(intro, style="italic"), (0, 0, 0, 4)))
-    for step in phase.steps:
-        parts.append(Padding(_step(step), (0, 0, 0, 4)))
+    if phase.steps:
+        parts.append(Padding(_steps_grid(phase.steps), (0, 0, 0, 4)))
     return Group(*parts)
 
 
@@ -111,15 +115,16 @@ def _tree(nodes: tuple[Node, ...]) -> Tree:
     return tree
 
 
-def _problem(problem: Problem) -> RenderableType:
-    row = Text()
-    row.append(f"{cite(problem.lines):<9} ", style="line")
-    row.append_text(spans_text(problem.text))
-    parts: list[RenderableType] = [row, Padding(Text(problem.why), (0, 0, 0, 10))]
-    if problem.detail:
-        log = Text("\n".join(safe(line) for line in problem.detail), style="dim")
-        parts.append(Padding(log, (0, 0, 0, 10)))
-    return Group(*parts)
+def _problems_grid(problems: list[Problem]) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=CITE_WIDTH, style="line", overflow="fold")
+    grid.add_column(ratio=1)
+    for problem in problems:
+        parts: list[RenderableType] = [spans_text(problem.text), Text(problem.why)]
+        if problem.detail:
+            parts.append(Text("\n".join(safe(line) for line in problem.detail), style="dim"))
+        grid.add_row(Text(cite(problem.lines)), Group(*parts))
+    return grid
 
 
 def story_renderables(story: Story) -> list[RenderableType]:
@@ -146,8 +151,7 @@ def story_renderables(story: Story) -> list[RenderableType]:
     if real:
         out.append(Text(""))
         out.append(Text("What went wrong", style="phase"))
-        for problem in real:
-            out.append(Padding(_problem(problem), (0, 0, 0, 2)))
+        out.append(Padding(_problems_grid(real), (0, 0, 0, 2)))
     out.append(Text(""))
     for line in story.footer:
         out.append(Text(line, style="dim"))
@@ -159,16 +163,6 @@ def print_story(story: Story, console: Console) -> None:
         console.print(renderable)
 
 
-def print_step(step: Step, console: Console, *, phase: str | None = None) -> None:
+def print_step(step: Step, console: Console) -> None:
     """One live step, as it happens."""
-    row = Text()
-    if phase:
-        row.append(f"[{phase}] ", style="dim")
-    row.append_text(Text.assemble(_as_text(_step(step))))
-    console.print(row)
-
-
-def _as_text(renderable: RenderableType) -> Text:
-    if isinstance(renderable, Text):
-        return renderable
-    return Text("")
+    console.print(_steps_grid([step]))
