@@ -99,8 +99,11 @@ def flags_value(number: int, entries: Iterable[tuple[str, int]], zero: str | Non
     """``A|B`` as the parser builds it: 0 (or ``zero``), one name, or a ``Flags``."""
     if number == 0:
         return Sym(zero) if zero else 0
-    members: list[str | int] = []
-    rest = number
+    return flag_set([], number, entries)
+
+
+def flag_set(members: list[str | int], rest: int, entries: Iterable[tuple[str, int]]) -> Value:
+    """Name the bits of ``rest`` after ``members``; leftover bits stay one number."""
     for name, bit in entries:
         if bit and rest & bit == bit:
             members.append(Sym(name))

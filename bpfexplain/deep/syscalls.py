@@ -20,7 +20,16 @@ from typing import Any
 from bpfexplain import knowledge as kn
 from bpfexplain.deep import structs
 from bpfexplain.deep.seccomp import AUDIT_ARCH_AARCH64
-from bpfexplain.deep.structs import NULL, Fields, Tracee, addr, flags_value, string_at, text
+from bpfexplain.deep.structs import (
+    NULL,
+    Fields,
+    Tracee,
+    addr,
+    flag_set,
+    flags_value,
+    string_at,
+    text,
+)
 from bpfexplain.values import Commented, Flags, Sym, Value
 
 Args = tuple[Value, ...]
@@ -102,15 +111,7 @@ def open_flags(value: int, arch: int) -> Value:
         members.append(Sym("O_SYNC"))
         rest &= ~(_O_SYNC_BIT | 0o10000)
     bits = _O_COMMON + (_O_ARM64 if arch == AUDIT_ARCH_AARCH64 else _O_X86)
-    for name, bit in bits:
-        if rest & bit == bit:
-            members.append(Sym(name))
-            rest &= ~bit
-    if rest:
-        members.append(rest)
-    if len(members) == 1:
-        return members[0]
-    return Flags(members)
+    return flag_set(members, rest, bits)
 
 
 # -- mmap (asm-generic/mman-common.h, asm-generic/mman.h, x86 MAP_32BIT) -------------------
