@@ -23,6 +23,7 @@ from typing import Any
 from bpfexplain import glossary
 from bpfexplain import knowledge as kn
 from bpfexplain.tracking import (
+    KIND_NOUN,
     Action,
     Attachment,
     Failure,
@@ -151,9 +152,7 @@ def _obj_style(obj: Obj) -> str:
 
 def name_spans(obj: Obj) -> Spans:
     """``program "sys_enter"`` with the name styled; the name stays literal."""
-    noun = {"prog": "program", "map": "map", "btf": "BTF", "perf_event": "perf event",
-            "link": "link", "raw_tracepoint": "raw tracepoint link", "iter": "iterator",
-            "pinned": "pinned object"}.get(obj.kind, "fd")
+    noun = KIND_NOUN.get(obj.kind, "fd")
     if obj.name:
         return ((noun + " ", None), (f'"{obj.name}"', _obj_style(obj)))
     if obj.kind == "perf_event" and obj.attach_point:
@@ -173,10 +172,6 @@ def _short(value: Any) -> str:
     if isinstance(value, str):
         return kn.short_name(value)
     return str(value)
-
-
-def point_text(obj: Obj) -> str | None:
-    return obj.attach_point
 
 
 # --------------------------------------------------------------------------------
@@ -345,7 +340,7 @@ class _Builder:
                         *name_spans(obj), (how, "dim")), ()
             return ((f"{op} on ", None), *name_spans(obj)), ()
         if kind == "close" and obj is not None:
-            return (("closed ", None), fd_span(self._fd_of(action)), (": ", None),
+            return (("closed ", None), fd_span(obj.fd), (": ", None),
                     *name_spans(obj), (self._close_note(obj), None)), ()
         if kind == "failure" and action.failure is not None:
             f = action.failure
@@ -428,10 +423,6 @@ class _Builder:
                              "(--verbose shows it)")
         return tuple(lines)
 
-    def _fd_of(self, action: Action) -> int | None:
-        obj = action.obj
-        return obj.fd if obj is not None else None
-
     def _close_note(self, obj: Obj) -> str:
         if obj.refs > 0:
             return " (another fd still holds it)"
@@ -446,7 +437,7 @@ class _Builder:
         if prev is None or obj.fd is None or prev.closed_line is None:
             return ()
         what: Spans = name_spans(prev) if not prev.probe else (
-            (f"a feature-test {KIND_WORD.get(prev.kind, prev.kind)}", None),)
+            (f"a feature-test {KIND_NOUN.get(prev.kind, prev.kind)}", None),)
         return ((f" (fd {obj.fd} was ", "dim"), *[(t, "dim") for t, _ in what],
                 (f" before, released L{prev.closed_line})", "dim"))
 
@@ -943,10 +934,6 @@ class _Builder:
                                                for (call, errno), lines in grouped.items())
                                      if real else "none that matter"))
         return tuple(parts)
-
-
-KIND_WORD = {"prog": "program", "map": "map", "btf": "BTF object", "perf_event": "perf event",
-             "link": "link"}
 
 
 def _holder_open_after(att: Attachment, prog: Obj) -> bool:

@@ -107,9 +107,10 @@ class Obj:
 
 KIND_NOUN = {
     "prog": "program", "map": "map", "btf": "BTF", "perf_event": "perf event",
-    "link": "link", "raw_tracepoint": "raw tracepoint", "iter": "iterator",
+    "link": "link", "raw_tracepoint": "raw tracepoint link", "iter": "iterator",
     "pinned": "pinned object", "file": "file", "unknown": "fd",
 }
+"""How the story names each kind of object."""
 
 
 @dataclass(eq=False)
