@@ -159,9 +159,22 @@ def name_spans(obj: Obj) -> Spans:
         return ((noun + " ", None), (obj.attach_point, "bpf.point"))
     if obj.kind in ("link", "raw_tracepoint") and obj.attach_point:
         return ((noun + " to ", None), (obj.attach_point, "bpf.point"))
+    ident = existing_id(obj)
+    if ident is not None:
+        return ((f"{noun} ", None), (f"id {ident}", _obj_style(obj)))
     if obj.fd is not None:
         return ((f"{noun} ", None), (f"fd {obj.fd}", "fd"))
     return ((noun, None),)
+
+
+def existing_id(obj: Obj) -> int | None:
+    """The kernel id of an object the loader opened by id (bpftool does), else None."""
+    if obj.via.endswith("_GET_FD_BY_ID"):
+        for key in ("prog_id", "map_id", "btf_id", "link_id"):
+            value = obj.attrs.get(key)
+            if isinstance(value, int):
+                return value
+    return None
 
 
 def fd_span(fd: int | None) -> Span:
@@ -557,6 +570,10 @@ class _Builder:
             ops = Counter(a.detail.get("op", "?") for a in run)
             return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
                                  None), *name_spans(objs[0])), kind)
+        if kind == "info" and objs:
+            return Step(lines, ((f"asked the kernel {len(run)} times for information on ",
+                                 None), *name_spans(objs[0]),
+                                (" (BPF_OBJ_GET_INFO_BY_FD)", None)), kind)
         if kind == "failure" and first.failure is not None:
             f = first.failure
             return Step(lines, ((f"{f.call} failed with ", None), (f.errno, "errno"),
@@ -678,6 +695,7 @@ class _Builder:
             "load": ["eBPF program", "verifier"],
             "attach": ["perf event", "PERF_EVENT_IOC_SET_BPF"],
             "pin": ["pin"],
+            "query": ["object id"],
         }.get(key, [])
         if key == "attach":
             if any(a.kind == "attach" and a.attachment is not None
@@ -757,10 +775,12 @@ class _Builder:
 
     def _headline(self) -> Spans:
         lc = self.lc
-        progs = lc.real_programs()
+        progs = [p for p in lc.real_programs() if existing_id(p) is None]
+        seen = [o for o in lc.objects if existing_id(o) is not None and not o.probe]
         atts = [a for a in lc.attachments if not a.probe]
         points = sorted({a.attach_point or "?" for a in atts})
-        maps = [o for o in lc.objects if o.kind == "map" and not o.probe and o.known]
+        maps = [o for o in lc.objects if o.kind == "map" and not o.probe and o.known
+                and existing_id(o) is None]
         outputs = [o for o in lc.objects if o.kind == "perf_event" and
                    o.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT"]
         doers = [p for p in lc.processes.values()
@@ -777,6 +797,12 @@ class _Builder:
             channels = len({id(o.output_map) for o in outputs}) or 1
             parts.append(f"{plural(channels, 'output channel')} "
                          f"({plural(len(outputs), 'per-CPU buffer')})")
+        if seen:
+            kinds = Counter(KIND_NOUN.get(o.kind, o.kind) for o in seen)
+            parts.append("looked at " + " and ".join(
+                plural(n, f"existing {k}") for k, n in kinds.items()))
+        if parts and parts[0] == "0 programs" and seen:
+            parts.pop(0)
         real_failures = [f for f in lc.failures if not f.probe]
         if real_failures:
             parts.append(plural(len(real_failures), "failure"))
@@ -800,11 +826,15 @@ class _Builder:
         for prog in lc.objects:
             if prog.kind != "prog" or (prog.probe and not self.verbose):
                 continue
-            label: list[Span] = [*name_spans(prog), (f" ({_short(prog.attrs.get('prog_type'))}",
-                                                      None)]
-            if prog.attrs.get("insn_cnt") is not None:
-                label.append((f", {prog.attrs['insn_cnt']} insns", None))
-            label.append((f", fd {prog.fd}, L{prog.line})", None))
+            label: list[Span] = [*name_spans(prog)]
+            if prog.attrs.get("prog_type") is not None:
+                label.append((f" ({_short(prog.attrs.get('prog_type'))}", None))
+                if prog.attrs.get("insn_cnt") is not None:
+                    label.append((f", {prog.attrs['insn_cnt']} insns", None))
+                label.append((f", fd {prog.fd}, L{prog.line})", None))
+            else:
+                label.append((f" (already loaded; opened with {prog.via} → fd {prog.fd}, "
+                              f"L{prog.line})", None))
             if prog.probe:
                 label.append((" [probe]", "dim"))
             children: list[Node] = []
@@ -815,6 +845,9 @@ class _Builder:
                     children.append(Node((("run once with BPF_PROG_TEST_RUN at ", None),
                                           (cite(prog.test_runs), None),
                                           (" (never attached to an event)", None))))
+                elif existing_id(prog) is not None:
+                    children.append(Node((("its attachments, if any, were made before this "
+                                           "log; this process only looked at it", "dim"),)))
                 elif prog.known:
                     children.append(Node((("not attached to anything in this log", "dim"),)))
             if prog.maps:
@@ -829,8 +862,9 @@ class _Builder:
         if maps:
             children2 = []
             for m in maps:
-                label2: list[Span] = [*name_spans(m), (f" ({_short(m.attrs.get('map_type'))}",
-                                                       None)]
+                kind = _short(m.attrs.get("map_type")) if m.attrs.get("map_type") is not None \
+                    else f"already loaded; opened with {m.via}"
+                label2: list[Span] = [*name_spans(m), (f" ({kind}", None)]
                 if m.outputs:
                     label2.append((" ← perf fds " + ", ".join(str(p.fd) for p in m.outputs),
                                    None))
@@ -953,8 +987,10 @@ def _join(groups: list[Spans]) -> Spans:
 
 
 def _same_group(a: Action, b: Action) -> bool:
-    if a.kind != b.kind or a.kind not in ("close", "disable", "map_op", "failure"):
+    if a.kind != b.kind or a.kind not in ("close", "disable", "map_op", "failure", "info"):
         return False
+    if a.kind == "info":
+        return a.obj is b.obj
     if a.kind == "failure":
         fa, fb = a.failure, b.failure
         return fa is not None and fb is not None and (fa.call, fa.errno, fa.why) == (
