@@ -480,6 +480,8 @@ class _Builder:
 
         else:
             spans.append((f"{_short(ptype)} {_short(config)}", None))
+            if config in ("PERF_COUNT_SW_CPU_CLOCK", "PERF_COUNT_SW_TASK_CLOCK"):
+                spans.append((_clock_gloss(a), "dim"))
         pid = a.get("pid")
         cpu = a.get("cpu")
         who = "all processes" if pid == -1 else f"pid {pid}"
@@ -975,6 +977,19 @@ def _holder_open_after(att: Attachment, prog: Obj) -> bool:
     return holder is not None and (holder.closed_line is None or
                                    (prog.closed_line is not None and
                                     holder.closed_line > prog.closed_line))
+
+
+def _clock_gloss(attrs: dict[str, Any]) -> str:
+    """What a clock event's numbers mean: a timer's period, or a sampling rate."""
+    if attrs.get("freq") and attrs.get("sample_freq"):
+        return f" (a timer sampling {attrs['sample_freq']} times a second)"
+    period = attrs.get("sample_period")
+    if not isinstance(period, int) or period <= 0:
+        return ""
+    for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if period % size == 0:
+            return f" (a timer firing every {period // size} {unit})"
+    return f" (a timer firing every {period} ns)"
 
 
 def _join(groups: list[Spans]) -> Spans:
