@@ -451,6 +451,11 @@ class _Builder:
             return ()
         what: Spans = name_spans(prev) if not prev.probe else (
             (f"a feature-test {KIND_NOUN.get(prev.kind, prev.kind)}", None),)
+        if prev.end == "reused" and prev.closed_line == obj.line:
+            # The trace did not include close(): the number coming back is the proof.
+            return ((f" (fd {obj.fd} was ", "dim"), *[(t, "dim") for t, _ in what],
+                     (" before; the log shows no close, but the kernel hands out a number "
+                      "again only once it is free, so that one was released)", "dim"))
         return ((f" (fd {obj.fd} was ", "dim"), *[(t, "dim") for t, _ in what],
                 (f" before, released L{prev.closed_line})", "dim"))
 
@@ -461,6 +466,23 @@ class _Builder:
         return tuple(lines if self.verbose or not f.probe else lines[:12])
 
     def _perf_open_text(self, obj: Obj) -> Spans:
+        spans = list(self._perf_open_what(obj))
+        a = obj.attrs
+        cpu = a.get("cpu")
+        where = "any CPU" if cpu == -1 else f"cpu {cpu}"
+        spans += [(f", {where}) → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
+        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
+            hint = obj.attrs.get("likely_target")
+            spans.append(("; strace shows only a pointer to the probed function", "dim"))
+            if hint:
+                spans += [(" (the loader had just opened ", "dim"), (str(hint), "path"),
+                          (" to look up its symbols)", "dim")]
+            spans.append(("; --deep reads it", "dim"))
+        return tuple(spans)
+
+    def _perf_open_what(self, obj: Obj) -> Spans:
+        """``perf_event_open(TRACEPOINT id 443 = raw_syscalls:sys_enter, all processes``:
+        the event and whom it watches, without the CPU and the fd (which vary per CPU)."""
         a = obj.attrs
         spans: list[Span] = [("perf_event_open(", None)]
         ptype = a.get("type")
@@ -483,17 +505,7 @@ class _Builder:
             if config in ("PERF_COUNT_SW_CPU_CLOCK", "PERF_COUNT_SW_TASK_CLOCK"):
                 spans.append((_clock_gloss(a), "dim"))
         pid = a.get("pid")
-        cpu = a.get("cpu")
-        who = "all processes" if pid == -1 else f"pid {pid}"
-        where = "any CPU" if cpu == -1 else f"cpu {cpu}"
-        spans += [(f", {who}, {where}) → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
-        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
-            hint = obj.attrs.get("likely_target")
-            spans.append(("; strace shows only a pointer to the probed function", "dim"))
-            if hint:
-                spans += [(" (the loader had just opened ", "dim"), (str(hint), "path"),
-                          (" to look up its symbols)", "dim")]
-            spans.append(("; --deep reads it", "dim"))
+        spans.append((", all processes" if pid == -1 else f", pid {pid}", None))
         return tuple(spans)
 
     def _attach_text(self, att: Attachment) -> Spans:
@@ -532,6 +544,9 @@ class _Builder:
         if key == "results" and not self.verbose:
             return self._results_group(actions), self._intro(key, actions)
         intro = self._intro(key, actions)
+        if key == "attach" and not self.verbose:
+            per_cpu, actions = self._per_cpu_attach(actions)
+            steps.extend(per_cpu)
         run: list[Action] = []
 
         def flush() -> None:
@@ -550,7 +565,48 @@ class _Builder:
                 flush()
             run.append(action)
         flush()
-        return steps, intro
+        return _in_log_order(steps), intro
+
+    def _per_cpu_attach(self, actions: list[Action]) -> tuple[list[Step], list[Action]]:
+        """One event opened on every CPU (profile, perf counters): told once, per CPU listed.
+
+        Returns the grouped steps and the actions left to tell one by one.
+        """
+        families: dict[tuple[Any, ...], list[Obj]] = defaultdict(list)
+        for a in actions:
+            if a.kind == "perf_open" and a.obj is not None:
+                attrs = {k: v for k, v in a.obj.attrs.items() if k != "cpu"}
+                families[tuple(sorted((k, repr(v)) for k, v in attrs.items()))].append(a.obj)
+        steps: list[Step] = []
+        told: set[int] = set()
+        for perfs in families.values():
+            cpus = [p.attrs.get("cpu") for p in perfs]
+            if len(perfs) < 2 or len(set(cpus)) != len(cpus) or -1 in cpus:
+                continue
+            members = {id(p) for p in perfs}
+            mine = [a for a in actions if (a.obj is not None and id(a.obj) in members) or (
+                a.attachment is not None and a.attachment.target is not None
+                and id(a.attachment.target) in members)]
+            told.update(id(a) for a in mine)
+            opened = (*self._perf_open_what(perfs[0]), (")", None))
+            progs = {a.attachment.prog.id: a.attachment for a in mine
+                     if a.attachment is not None}
+            head: list[Span] = [(f"On each of {plural(len(perfs), 'CPU')}: ", None), *opened]
+            for att in progs.values():
+                head += [("; ", None), (att.via, None), (": ", None), *name_spans(att.prog)]
+            if any(a.kind == "enable" for a in mine):
+                head.append(("; PERF_EVENT_IOC_ENABLE switches each one on", None))
+            per: list[Span] = []
+            for perf in perfs:
+                lines = [a.line for a in mine if a.obj is perf or (
+                    a.attachment is not None and a.attachment.target is perf)]
+                if per:
+                    per.append((" · ", None))
+                per += [(f"{cite(lines)} cpu {perf.attrs.get('cpu')} → ", None),
+                        fd_span(perf.fd)]
+            steps.append(Step(tuple(a.line for a in mine), tuple(head), "attach"))
+            steps.append(Step((), tuple(per), "attach"))
+        return steps, [a for a in actions if id(a) not in told]
 
     def _group(self, run: list[Action]) -> Step:
         first = run[0]
@@ -977,6 +1033,17 @@ def _holder_open_after(att: Attachment, prog: Obj) -> bool:
     return holder is not None and (holder.closed_line is None or
                                    (prog.closed_line is not None and
                                     holder.closed_line > prog.closed_line))
+
+
+def _in_log_order(steps: list[Step]) -> list[Step]:
+    """Steps sorted by their first line; a step without lines stays after the one before."""
+    keyed: list[tuple[int, int, Step]] = []
+    last = 0
+    for index, step in enumerate(steps):
+        if step.lines:
+            last = step.lines[0]
+        keyed.append((last, index, step))
+    return [step for _, _, step in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
 def _clock_gloss(attrs: dict[str, Any]) -> str:
