@@ -373,12 +373,14 @@ class Tracker:
 
     def _fail(self, call: Call, name: str, *, subject: Obj | None = None,
               attrs: dict[str, Any] | None = None, detail: str | None = None,
-              probe: bool = False) -> Failure:
+              probe: bool = False, why: str | None = None) -> Failure:
         errno = call.errno or "unknown error"
+        if why is None:
+            why = kn.errno_meaning(errno, name) if errno in kn.ERRNO else \
+                f"the call failed with {errno}"
         failure = Failure(
             line=call.line, file=call.origin.file, call=name, errno=errno, pid=call.pid,
-            why=kn.errno_meaning(errno, name) if errno in kn.ERRNO else
-            f"the call failed with {errno}",
+            why=why,
             # EPERM from bpf() means not even probing is allowed: never harmless.
             probe=probe and (errno != "EPERM" or name == "openat"),
             expected=kn.errno_is_expected(errno, name) if errno in kn.ERRNO else False,
@@ -594,19 +596,26 @@ class Tracker:
     on_fcntl64 = on_fcntl
 
     def on_openat(self, call: Call) -> None:
-        if len(call.args) < 2:
-            return
-        path = as_text(call.args[1]) or ""
+        if len(call.args) >= 2:
+            self._opened(call, call.args[1], call.args[2] if len(call.args) > 2 else None)
+
+    def on_open(self, call: Call) -> None:
+        if call.args:
+            self._opened(call, call.args[0], call.args[1] if len(call.args) > 1 else None)
+
+    def _opened(self, call: Call, path_value: Any, flags_value: Any) -> None:
+        """A file the loader opened: context (tracefs ids, binaries), not a graph node."""
+        path = as_text(path_value) or ""
         if not call.ok or call.result is None:
             self._open_failed(call, path)
             return
-        flags = flag_names(call.args[2]) if len(call.args) > 2 else []
         if _looks_like_binary(path):
             self._last_binary[self._tgid.get(call.pid, call.pid)] = path
-        obj = self._new("file", call, None, "openat", name="")
-        obj.path = path
-        self._bind(call.pid, call.result, obj, call, cloexec="O_CLOEXEC" in flags)
-        self.objects.remove(obj)  # files are context, not part of the eBPF graph
+        obj = Obj(id="file", kind="file", pid=self._tgid.get(call.pid, call.pid),
+                  fd=call.result, line=call.line, file=call.origin.file, via=call.name,
+                  path=path)
+        self._bind(call.pid, call.result, obj, call,
+                   cloexec="O_CLOEXEC" in flag_names(flags_value))
 
     def _open_failed(self, call: Call, path: str) -> None:
         """Loaders open tracefs/sysfs files to create probes; failing to is telling.
@@ -619,19 +628,13 @@ class Tracker:
         name = path.rsplit("/", 1)[-1]
         if name in ("kprobe_events", "uprobe_events"):
             kind = name.split("_")[0]
-            why = (f"cannot create a {kind}: {path} is missing ({call.errno}); this kernel "
-                   f"has no {kind} support (or tracefs is not mounted), so a {kind} "
-                   "cannot be attached here")
-            self._fail(call, "openat", attrs={"path": path}).why = why
+            self._fail(call, "openat", attrs={"path": path}, why=(
+                f"cannot create a {kind}: {path} is missing ({call.errno}); this kernel "
+                f"has no {kind} support (or tracefs is not mounted), so a {kind} "
+                "cannot be attached here"))
             return
-        failure = self._fail(call, "openat", attrs={"path": path}, probe=True)
-        failure.why = (f"{path} could not be opened ({call.errno}); the loader tries "
-                       "another way")
-
-    def on_open(self, call: Call) -> None:
-        if call.args:
-            self.on_openat(Call(call.name, (None, *call.args), call.result,  # type: ignore[arg-type]
-                                call.errno, call.origin, call.pid))
+        self._fail(call, "openat", attrs={"path": path}, probe=True, why=(
+            f"{path} could not be opened ({call.errno}); the loader tries another way"))
 
     def on_read(self, call: Call) -> None:
         if not call.ok or len(call.args) < 2:
