@@ -294,36 +294,12 @@ def run(
 def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, detail: str,
               fmt: str, output: Path | None, color: bool | None) -> None:
     """``run --deep``: the ptrace backend feeds the same tracker and story."""
-    import os
-    import signal
-    import threading
-
     from bpfexplain import live
-    from bpfexplain.deep.backend import deep_supported, trace_command
-    from bpfexplain.errors import EnvironmentProblem
     from bpfexplain.render.text import make_console
 
-    reason = deep_supported()
-    if reason is not None:
-        raise EnvironmentProblem(f"--deep cannot work here: {reason}")
-    live.resolve_command(command)
     view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
                          files=["<ptrace>"])
-    timers: list[threading.Timer] = []
-
-    def on_start(child: int) -> None:
-        if duration is not None:
-            # Like pressing Ctrl-C: the loader detaches and prints its results.
-            timer = threading.Timer(duration, os.kill, (child, signal.SIGINT))
-            timer.daemon = True
-            timer.start()
-            timers.append(timer)
-
-    try:
-        _, status = trace_command(command, on_event=view.feed, on_start=on_start)
-    finally:
-        for timer in timers:
-            timer.cancel()
+    status = live.run_deep(command, view, duration=duration)
     _emit_story(view.story(detail), fmt, output, color)
     raise typer.Exit(status)
 

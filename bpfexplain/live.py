@@ -937,3 +937,32 @@ class LiveView:
 
     def story(self, detail: str = "default") -> Story:
         return self.explainer.story(detail)
+
+
+def run_deep(command: list[str], view: LiveView, *, duration: float | None = None) -> int:
+    """Trace ``command`` with the ptrace backend (``run --deep``); its exit status.
+
+    Events go to ``view`` as they happen, like the strace backend's; ``duration``
+    sends SIGINT once the command has run that long, like pressing Ctrl-C.
+    """
+    from bpfexplain.deep.backend import deep_supported, trace_command
+
+    reason = deep_supported()
+    if reason is not None:
+        raise EnvironmentProblem(f"--deep cannot work here: {reason}")
+    resolve_command(command)
+    timers: list[threading.Timer] = []
+
+    def on_start(child: int) -> None:
+        if duration is not None:
+            timer = threading.Timer(duration, os.kill, (child, signal.SIGINT))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
+
+    try:
+        _, status = trace_command(command, on_event=view.feed, on_start=on_start)
+    finally:
+        for timer in timers:
+            timer.cancel()
+    return status
