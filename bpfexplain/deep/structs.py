@@ -268,6 +268,18 @@ def _value_bytes(e: BpfEntry, map_type: int, value_size: int) -> int:
     return value_size
 
 
+def _read_value(tr: Tracee, e: BpfEntry, address: int, map_type: int,
+                value_size: int) -> bytes:
+    """A map value as the call passes it in (update) or gets it back (lookup), bounded."""
+    want = _value_bytes(e, map_type, value_size)
+    value = tr.read(address, min(want, ELEM_LIMIT))
+    if value:
+        e.deep["value"] = hexbytes(value)
+        if want > ELEM_LIMIT:
+            e.deep["value_truncated"] = True
+    return value
+
+
 def _elem(tr: Tracee, f: Fields, e: BpfEntry) -> Value:
     name = e.name
     d: dict[str, Value] = {"map_fd": f.s32(0), "key": addr(f.u64(8))}
@@ -293,12 +305,7 @@ def _elem(tr: Tracee, f: Fields, e: BpfEntry) -> Value:
         if key:
             e.deep["key"] = hexbytes(key)
     if name == "BPF_MAP_UPDATE_ELEM" and f.u64(16):
-        want = _value_bytes(e, map_type, value_size)
-        value = tr.read(f.u64(16), min(want, ELEM_LIMIT))
-        if value:
-            e.deep["value"] = hexbytes(value)
-            if want > ELEM_LIMIT:
-                e.deep["value_truncated"] = True
+        value = _read_value(tr, e, f.u64(16), map_type, value_size)
         if map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY and len(key) >= 4 and len(value) >= 4:
             e.deep["perf_array_slot"] = {
                 "key": int.from_bytes(key[:4], "little"),
@@ -314,12 +321,7 @@ def _elem_exit(tr: Tracee, e: BpfEntry, ok: bool, result: int | None) -> None:
         return
     map_type, key_size, value_size = info
     if e.name in ("BPF_MAP_LOOKUP_ELEM", "BPF_MAP_LOOKUP_AND_DELETE_ELEM") and f.u64(16):
-        want = _value_bytes(e, map_type, value_size)
-        value = tr.read(f.u64(16), min(want, ELEM_LIMIT))
-        if value:
-            e.deep["value"] = hexbytes(value)
-            if want > ELEM_LIMIT:
-                e.deep["value_truncated"] = True
+        _read_value(tr, e, f.u64(16), map_type, value_size)
     elif e.name == "BPF_MAP_GET_NEXT_KEY" and f.u64(16) and key_size:
         key = tr.read(f.u64(16), min(key_size, ELEM_LIMIT))
         if key:
