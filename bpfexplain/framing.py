@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-# Syscalls the explainer uses.  Everything else is counted and skipped unparsed.
-INTERESTING = frozenset({
-    "bpf", "perf_event_open", "ioctl", "close", "close_range", "dup", "dup2", "dup3",
-    "fcntl", "fcntl64", "open", "openat", "openat2", "read", "mmap", "mmap2", "clone",
-    "clone3", "fork", "vfork", "execve", "execveat", "exit_group", "exit",
-})
+from bpfexplain.traced import TRACED
+
+# Syscalls the explainer uses (written once, in bpfexplain.traced: the tracker's own
+# plus every attach route's).  Everything else is counted and skipped unparsed.
+INTERESTING = TRACED
 
 # Cheap second looks for syscalls that are frequent in unfiltered traces but only
 # rarely matter, run on the complete call text:

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpfexplain import glossary
-from bpfexplain import knowledge as kn
+from bpfexplain import glossary, routes
+from bpfexplain.story_words import Span, Spans, existing_id, fd_span, name_spans
+from bpfexplain.story_words import short as _short
 from bpfexplain.tracking import (
     KIND_NOUN,
     Action,
@@ -32,11 +33,10 @@ from bpfexplain.tracking import (
     looks_like_probe_prog,
 )
 
-Span = tuple[str, "str | None"]
-"""A piece of text and its style name (``bpf.prog``, ``fd``...), or None for plain."""
-Spans = tuple[Span, ...]
-
 DETAILS = ("brief", "default", "verbose")
+
+_ATTACH_CALLS = routes.attach_calls()
+"""Calls whose failures are told among the attach steps (each route names its own)."""
 
 PHASES: dict[str, str] = {
     "start": "Starting",
@@ -144,49 +144,6 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
-def _obj_style(obj: Obj) -> str:
-    return {"prog": "bpf.prog", "map": "bpf.map", "btf": "bpf.btf",
-            "perf_event": "bpf.perf", "link": "bpf.link",
-            "raw_tracepoint": "bpf.link"}.get(obj.kind, "bpf.other")
-
-
-def name_spans(obj: Obj) -> Spans:
-    """``program "sys_enter"`` with the name styled; the name stays literal."""
-    noun = KIND_NOUN.get(obj.kind, "fd")
-    if obj.name:
-        return ((noun + " ", None), (f'"{obj.name}"', _obj_style(obj)))
-    if obj.kind == "perf_event" and obj.attach_point:
-        return ((noun + " ", None), (obj.attach_point, "bpf.point"))
-    if obj.kind in ("link", "raw_tracepoint") and obj.attach_point:
-        return ((noun + " to ", None), (obj.attach_point, "bpf.point"))
-    ident = existing_id(obj)
-    if ident is not None:
-        return ((f"{noun} ", None), (f"id {ident}", _obj_style(obj)))
-    if obj.fd is not None:
-        return ((f"{noun} ", None), (f"fd {obj.fd}", "fd"))
-    return ((noun, None),)
-
-
-def existing_id(obj: Obj) -> int | None:
-    """The kernel id of an object the loader opened by id (bpftool does), else None."""
-    if obj.via.endswith("_GET_FD_BY_ID"):
-        for key in ("prog_id", "map_id", "btf_id", "link_id"):
-            value = obj.attrs.get(key)
-            if isinstance(value, int):
-                return value
-    return None
-
-
-def fd_span(fd: int | None) -> Span:
-    return (f"fd {fd}", "fd")
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, str):
-        return kn.short_name(value)
-    return str(value)
-
-
 # --------------------------------------------------------------------------------
 # the builder
 
@@ -235,9 +192,7 @@ class _Builder:
                 return "load"
             if call in ("BPF_MAP_CREATE",):
                 return "maps"
-            if call in ("BPF_LINK_CREATE", "perf_event_open", "PERF_EVENT_IOC_SET_BPF",
-                        "BPF_RAW_TRACEPOINT_OPEN", "BPF_PROG_ATTACH",
-                        "PERF_EVENT_IOC_ENABLE"):
+            if call in _ATTACH_CALLS:
                 return "attach"
             if call.startswith("BPF_MAP_"):
                 return "results" if after_stop else "maps"
@@ -509,25 +464,7 @@ class _Builder:
         return tuple(spans)
 
     def _attach_text(self, att: Attachment) -> Spans:
-        prog = att.prog
-        point: list[Span] = [(att.attach_point, "bpf.point")] if att.attach_point else \
-            [("an event bpfexplain cannot name", "dim")]
-        if att.via == "PERF_EVENT_IOC_SET_BPF":
-            target = att.target
-            return ((f"ioctl({target.fd if target else '?'}, PERF_EVENT_IOC_SET_BPF, "
-                     f"{prog.fd}): ", None), *name_spans(prog),
-                    (" will run each time ", None), *point, (" fires", None))
-        if att.via == "BPF_LINK_CREATE":
-            link = att.link
-            return (("BPF_LINK_CREATE: ", None), *name_spans(prog), (" attached to ", None),
-                    *point, (f" ({_short(att.attach_type)}) through a link → ", None),
-                    fd_span(link.fd if link else None))
-        if att.via == "BPF_RAW_TRACEPOINT_OPEN":
-            link = att.link
-            return (("BPF_RAW_TRACEPOINT_OPEN: ", None), *name_spans(prog),
-                    (" attached to ", None), *point, (" → ", None),
-                    fd_span(link.fd if link else None))
-        return ((f"{att.via}: ", None), *name_spans(prog), (" attached to ", None), *point)
+        return routes.for_via(att.via).sentence(att)
 
     # grouping
 
@@ -751,17 +688,17 @@ class _Builder:
             "maps": ["map"],
             "output": ["perf buffer"],
             "load": ["eBPF program", "verifier"],
-            "attach": ["perf event", "PERF_EVENT_IOC_SET_BPF"],
+            "attach": ["perf event"],
             "pin": ["pin"],
             "query": ["object id"],
         }.get(key, [])
         if key == "attach":
-            if any(a.kind == "attach" and a.attachment is not None
-                   and a.attachment.via != "PERF_EVENT_IOC_SET_BPF" for a in actions):
-                terms.append("link")
-            if not any(a.kind == "attach" and a.attachment is not None
-                       and a.attachment.via == "PERF_EVENT_IOC_SET_BPF" for a in actions):
-                terms = [t for t in terms if t != "PERF_EVENT_IOC_SET_BPF"]
+            # Each route used here brings its own terms, in the registry's order.
+            used = {routes.for_via(a.attachment.via).name for a in actions
+                    if a.kind == "attach" and a.attachment is not None}
+            for route in routes.ROUTES:
+                if route.name in used:
+                    terms += [t for t in route.terms if t not in terms]
         if key == "output" and any(
             a.obj is not None and a.obj.attrs.get("map_type") == "BPF_MAP_TYPE_RINGBUF"
             for a in actions
@@ -954,8 +891,7 @@ class _Builder:
             where.append((f" link fd {att.link.fd}", None))
         status: list[str] = []
         if att.enabled_line is not None:
-            status.append(f"enabled L{att.enabled_line}" if att.via ==
-                          "PERF_EVENT_IOC_SET_BPF" else f"live from L{att.enabled_line}")
+            status.append(f"{routes.for_via(att.via).enabled_word} L{att.enabled_line}")
         else:
             status.append("never enabled")
         if att.ended_line is not None and att.end != "released":

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from bpfexplain.story import Node, Spans, Story, cite
+from bpfexplain.story import Node, Story, cite
+from bpfexplain.story_words import Spans
 from bpfexplain.text import safe
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bpfexplain import knowledge as kn
+from bpfexplain import routes
 from bpfexplain.story import Story, cite
 from bpfexplain.tracking import Attachment, Lifecycle, Obj, Process
 
@@ -233,6 +234,7 @@ class _Drawer:
             groups[(id(att.prog), att.via, att.attach_point or "?")].append(att)
         points: dict[str, str] = {}
         for (_, via, point), atts in groups.items():
+            route = routes.for_via(via)
             prog_node = self.ids[id(atts[0].prog)]
             if point not in points:
                 title = point if point != "?" else "an event bpfexplain cannot name"
@@ -240,39 +242,32 @@ class _Drawer:
             point_node = points[point]
             holders = [a.link if a.link is not None else a.target for a in atts]
             attach_lines = cite(a.line for a in atts)
-            short_via = via.replace("PERF_EVENT_IOC_", "")
+            short_via = route.short_via(via)
             if all(h is None for h in holders):
                 self.edge(prog_node, point_node, "attach",
                           f"② attach ({short_via}, {attach_lines})")
                 continue
             objs = [h for h in holders if h is not None]
-            first = objs[0]
-            if first.kind == "perf_event":
-                title = "perf event" if len(objs) == 1 else f"{len(objs)} perf events"
-                kind = "perf"
-            else:
-                title = {"raw_tracepoint": "raw tracepoint link"}.get(first.kind, "link")
-                if len(objs) > 1:
-                    title = f"{len(objs)} links"
-                kind = "link"
+            # The route says how the object holding its attachments looks.
+            look = route.holder
+            title = look.title if len(objs) == 1 else f"{len(objs)} {look.many}"
             details = [("fd " if len(objs) == 1 else "fds ")
                        + ", ".join(str(o.fd) for o in objs)]
             cpus = [str(o.attrs.get("cpu")) for o in objs
                     if o.attrs.get("cpu") not in (None, -1)]
             if cpus:
                 details.append(("cpu " if len(cpus) == 1 else "cpus ") + ", ".join(cpus))
-            holder = self.add(kind, title, tuple(details))
+            holder = self.add(look.kind, title, tuple(details))
             for o in objs:
                 self.ids.setdefault(id(o), holder)
             self.edge(prog_node, holder, "attach", f"② attach ({short_via}, {attach_lines})")
             enabled = [a.enabled_line for a in atts if a.enabled_line is not None]
             if not enabled:
                 self.edge(holder, point_node, "never", "never enabled")
-            elif kind == "perf":
-                self.edge(holder, point_node, "enable", f"③ enable (IOC_ENABLE, {cite(enabled)})")
             else:
-                # A link goes live in the call that creates it: attach and enable are one.
-                self.edge(holder, point_node, "enable", f"③ live at once ({cite(enabled)})")
+                # A link goes live in the call that creates it (attach and enable are
+                # one); a perf event when it is enabled.
+                self.edge(holder, point_node, "enable", look.live.format(lines=cite(enabled)))
 
     def _pins(self) -> None:
         for pin in self.lc.pins:

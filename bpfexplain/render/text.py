@@ -15,7 +15,8 @@ from rich.text import Text
 from rich.theme import Theme
 from rich.tree import Tree
 
-from bpfexplain.story import Node, Phase, Problem, Spans, Step, Story, cite
+from bpfexplain.story import Node, Phase, Problem, Step, Story, cite
+from bpfexplain.story_words import Spans
 from bpfexplain.text import safe
 
 THEME = Theme({

@@ -1,0 +1,107 @@
+"""Tracking: follow file descriptors through the calls into an eBPF lifecycle.
+
+Knows eBPF and file descriptors, nothing about printing.  A :class:`Tracker` takes
+typed events one by one (so ``run`` can explain while the loader runs), keeps one fd
+table per process (threads share it, ``fork`` copies it, ``execve`` drops
+close-on-exec fds) and records:
+
+* objects: BTF, maps, programs, perf events, links, pinned objects, and fds nobody
+  created in the log (a trace attached mid-run);
+* attachments: program → perf event / link / raw tracepoint / cgroup..., with when
+  they went live and how they ended;
+* failures, with a reason a person can act on;
+* actions: one record per meaningful call, in log order, for the story to tell.
+
+The package, one job per module:
+
+* :mod:`.records`: the records and their kinds;
+* :mod:`.base`: the state and the operations every handler uses (fd binding and
+  reuse, lookups, failures); the rules about fd reuse and racing threads live there;
+* :mod:`.fds`: per-process fd tables;
+* :mod:`.processes`, :mod:`.files`, :mod:`.objects`: handlers for processes, fds and
+  files, and the bpf(2) commands that make and use objects;
+* :mod:`.probes`: the one home of "is this a feature probe?";
+* :mod:`.fields`: reading strace's values by field name.
+
+Attachments are made by the attach routes (:mod:`bpfexplain.routes`): the tracker
+hands each route the syscalls and bpf commands it owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from bpfexplain.resolve import Resolver
+from bpfexplain.tracking.files import FileEvents
+from bpfexplain.tracking.objects import BpfObjects
+from bpfexplain.tracking.probes import classify_probes, looks_like_probe_prog
+from bpfexplain.tracking.processes import ProcessEvents
+from bpfexplain.tracking.records import (
+    KIND_NOUN,
+    Action,
+    ActionKind,
+    Attachment,
+    AttachmentEnd,
+    Failure,
+    Lifecycle,
+    Obj,
+    ObjEnd,
+    ObjKind,
+    Pin,
+    Process,
+    Via,
+)
+from bpfexplain.values import Call, Event, Exit, Signal
+
+__all__ = [
+    "CORE_SYSCALLS", "KIND_NOUN", "Action", "ActionKind", "Attachment", "AttachmentEnd",
+    "Failure", "Lifecycle", "Obj", "ObjEnd", "ObjKind", "Pin", "Process", "Tracker", "Via",
+    "looks_like_probe_prog",
+]
+
+CORE_SYSCALLS: frozenset[str] = (ProcessEvents.SYSCALLS | FileEvents.SYSCALLS
+                                 | BpfObjects.SYSCALLS)
+"""The syscalls the tracker itself follows; the attach routes add theirs."""
+
+
+class Tracker(ProcessEvents, FileEvents, BpfObjects):
+    """Feed events in log order; read :meth:`lifecycle` at the end."""
+
+    def __init__(self, resolver: Resolver | None = None, files: list[str] | None = None):
+        super().__init__(resolver, files)
+        # Imported here, not at the top: the routes import this package's modules.
+        from bpfexplain.routes import ROUTES
+
+        self._calls: dict[str, list[Callable[[Call], None]]] = {}
+        for name in CORE_SYSCALLS:
+            handler = getattr(self, "on_" + name, None)
+            if handler is not None:
+                self._calls.setdefault(name, []).append(handler)
+        for route in ROUTES:
+            for name, route_handler in route.syscalls.items():
+                self._calls.setdefault(name, []).append(partial(route_handler, self))
+            self.bpf_routes.update(route.bpf_commands)
+
+    def feed(self, event: Event) -> list[Action]:
+        """Track one event; returns the actions it produced (for live output)."""
+        before = len(self.actions)
+        if isinstance(event, Call):
+            for handler in self._calls.get(event.name, ()):
+                handler(event)
+        elif isinstance(event, Signal):
+            self.on_signal(event)
+        elif isinstance(event, Exit):
+            self.on_exit(event)
+        return self.actions[before:]
+
+    def feed_all(self, events: Iterable[Event]) -> Lifecycle:
+        for event in events:
+            self.feed(event)
+        return self.lifecycle()
+
+    def lifecycle(self) -> Lifecycle:
+        """Classify probes and return the records; safe to call more than once."""
+        classify_probes(self.objects, self.attachments, self.pins, self.failures)
+        return Lifecycle(self.objects, self.attachments, self.pins, self.failures,
+                         self.actions, self.processes, self.files, dict(self.tgids))

@@ -1,0 +1,37 @@
+"""Per-process fd tables: number → object, with close-on-exec and reuse history.
+
+Threads share one table, ``fork`` copies it (each object gains a reference),
+``execve`` drops the close-on-exec fds.
+"""
+
+from __future__ import annotations
+
+from bpfexplain.tracking.records import Obj
+
+
+class FdTable:
+    """The fds of one process (all its threads): number → object."""
+
+    def __init__(self, owner: int | None):
+        self.owner = owner
+        self.fds: dict[int, Obj] = {}
+        self.cloexec: set[int] = set()
+        # fd number → the object a reuse displaced, so a late close can be credited.
+        self.displaced: dict[int, tuple[Obj, int]] = {}
+        # fd number → the last object that had it, so the story can point out reuse.
+        self.history: dict[int, Obj] = {}
+
+    def remove(self, fd: int) -> Obj | None:
+        obj = self.fds.pop(fd, None)
+        self.cloexec.discard(fd)
+        if obj is not None and obj.kind != "file":
+            self.history[fd] = obj
+        return obj
+
+    def copy(self, owner: int | None) -> FdTable:
+        table = FdTable(owner)
+        table.fds = dict(self.fds)
+        table.cloexec = set(self.cloexec)
+        for obj in table.fds.values():
+            obj.refs += 1
+        return table

@@ -1,0 +1,266 @@
+"""bpf(2) commands that make, open, pin, use and inspect objects (not attachments).
+
+Attach commands (``BPF_LINK_CREATE``, ``BPF_PROG_ATTACH``...) belong to their routes
+in :mod:`bpfexplain.routes`; :meth:`BpfObjects.on_bpf` hands them over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpfexplain import knowledge as kn
+from bpfexplain.tracking.base import TrackerBase
+from bpfexplain.tracking.fields import enum, find, kind_from_annotation, plain, plain_attrs
+from bpfexplain.tracking.probes import btf_feature, looks_like_probe_prog
+from bpfexplain.tracking.records import Obj, ObjKind, Pin
+from bpfexplain.values import Call, as_int, as_text, flag_names, symbol, unwrap
+
+
+class BpfObjects(TrackerBase):
+    """The bpf(2) syscall and its object commands."""
+
+    SYSCALLS = frozenset({"bpf"})
+
+    def on_bpf(self, call: Call) -> None:
+        if not call.args:
+            return
+        cmd = symbol(call.args[0])
+        if cmd is None:
+            number = as_int(call.args[0])
+            cmd = kn.BPF_CMD.name(number) if number is not None else "BPF_???"
+        attr = unwrap(call.args[1]) if len(call.args) > 1 else {}
+        if not isinstance(attr, dict):
+            attr = {}  # strace printed only a pointer (unknown command, -e raw)
+        route = self.bpf_routes.get(cmd)
+        if route is not None:
+            route(self, call, cmd, attr)
+            return
+        handler = getattr(self, "bpf_" + cmd[4:].lower(), None) if cmd.startswith("BPF_") \
+            else None
+        if handler is not None:
+            handler(call, cmd, attr)
+            return
+        info = kn.command_info(cmd)
+        if not call.ok:
+            self.fail(call, cmd, attrs=plain_attrs(attr))
+            return
+        subject = None
+        for key in info.fd_fields:
+            subject = self.lookup(call.pid, find(attr, key), call, "unknown")
+            if subject is not None:
+                break
+        if info.creates is not None and call.result is not None and call.result >= 0:
+            kind: ObjKind = "perf_event" if info.creates == "perf" else info.creates
+            obj = self.new(kind, call, call.result, cmd, attrs=plain_attrs(attr))
+            self.act("create", call, obj=obj, detail={"cmd": cmd})
+            return
+        self.act("bpf", call, obj=subject, detail={"cmd": cmd, "kind": info.kind})
+
+    def bpf_prog_load(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        attrs = {
+            "prog_type": enum(kn.PROG_TYPE, attr.get("prog_type")),
+            "prog_name": as_text(attr.get("prog_name")) or "",
+            "insn_cnt": as_int(attr.get("insn_cnt")),
+            "license": as_text(attr.get("license")),
+        }
+        eat = attr.get("expected_attach_type")
+        if eat is not None:
+            attrs["expected_attach_type"] = enum(kn.ATTACH_TYPE, eat)
+        for key in ("attach_btf_id", "kern_version", "prog_flags", "log_level"):
+            if key in attr:
+                attrs[key] = plain(attr[key])
+        if call.deep:
+            attrs.update({k: v for k, v in call.deep.items() if k != "verifier_log"})
+        log = (call.deep or {}).get("verifier_log") or as_text(attr.get("log_buf"))
+        if not call.ok or call.result is None:
+            probe = looks_like_probe_prog(attrs)
+            failure = self.fail(call, cmd, attrs=attrs, detail=log or None, probe=probe)
+            if not log and call.errno in ("EACCES", "EINVAL") and call.deep is None:
+                failure.why += (
+                    "; strace prints the log buffer as the loader passed it in, before "
+                    "the verifier wrote its reasons: 'bpfexplain run --deep' reads them"
+                    if as_int(attrs.get("log_level")) else
+                    "; the loader asked for no verifier log (log_level=0)")
+            return
+        obj = self.new("prog", call, call.result, cmd, attrs=attrs, name=attrs["prog_name"])
+        btf = self.lookup(call.pid, attr.get("prog_btf_fd"), call, "btf")
+        if btf is not None:
+            obj.btf = btf
+        if call.deep:
+            obj.deep.update(call.deep)
+            for fd in call.deep.get("map_fds", []):
+                m = self.table(call.pid).fds.get(fd)
+                if m is not None and m.kind == "map" and m not in obj.maps:
+                    obj.maps.append(m)
+        if log:
+            obj.deep["verifier_log"] = log
+        self.act("prog_load", call, obj=obj)
+
+    def bpf_map_create(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        attrs = {
+            "map_type": enum(kn.MAP_TYPE, attr.get("map_type")),
+            "map_name": as_text(attr.get("map_name")) or "",
+            "key_size": as_int(attr.get("key_size")),
+            "value_size": as_int(attr.get("value_size")),
+            "max_entries": as_int(attr.get("max_entries")),
+        }
+        flags = attr.get("map_flags")
+        if flags is not None:
+            attrs["map_flags"] = [str(f) for f in flag_names(flags)] if not isinstance(
+                unwrap(flags), int) else unwrap(flags)
+        if not call.ok or call.result is None:
+            self.fail(call, cmd, attrs=attrs,
+                       probe=attrs["map_name"].startswith("libbpf_"))
+            return
+        obj = self.new("map", call, call.result, cmd, attrs=attrs, name=attrs["map_name"])
+        btf = self.lookup(call.pid, attr.get("btf_fd"), call, "btf")
+        if btf is not None:
+            obj.btf = btf
+        inner = self.lookup(call.pid, attr.get("inner_map_fd"), call, "map")
+        if inner is not None:
+            obj.attrs["inner_map"] = inner.id
+        self.act("map_create", call, obj=obj)
+
+    def bpf_btf_load(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        size = as_int(attr.get("btf_size"))
+        attrs: dict[str, Any] = {"btf_size": size}
+        blob = as_text(attr.get("btf"))
+        log = as_text(attr.get("btf_log_buf"))
+        if not call.ok or call.result is None:
+            self.fail(call, cmd, attrs=attrs, detail=log or None,
+                       probe=size is not None and size < 256)
+            return
+        obj = self.new("btf", call, call.result, cmd, attrs=attrs)
+        if blob is not None and size is not None and size < 256:
+            obj.feature = btf_feature(blob)
+        self.act("btf_load", call, obj=obj)
+
+    def _reopen(self, call: Call, cmd: str, attr: dict[str, Any], kind: ObjKind,
+                id_key: str) -> None:
+        attrs = {id_key: as_int(attr.get(id_key))}
+        if not call.ok or call.result is None:
+            self.fail(call, cmd, attrs=attrs)
+            return
+        obj = self.new(kind, call, call.result, cmd, attrs=attrs)
+        self.act("reopen", call, obj=obj, detail={"cmd": cmd})
+
+    def bpf_btf_get_fd_by_id(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        self._reopen(call, cmd, attr, "btf", "btf_id")
+
+    def bpf_map_get_fd_by_id(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        self._reopen(call, cmd, attr, "map", "map_id")
+
+    def bpf_prog_get_fd_by_id(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        self._reopen(call, cmd, attr, "prog", "prog_id")
+
+    def bpf_link_get_fd_by_id(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        self._reopen(call, cmd, attr, "link", "link_id")
+
+    def bpf_obj_get(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        path = as_text(attr.get("pathname")) or "?"
+        if not call.ok or call.result is None:
+            self.fail(call, cmd, attrs={"pathname": path})
+            return
+        kind: ObjKind = "pinned"
+        if call.result_path:
+            kind = kind_from_annotation(call.result_path) or kind
+        obj = self.new(kind, call, call.result, cmd, attrs={"pathname": path})
+        obj.path = path
+        self.pins.append(Pin(obj, path, call.line, call.origin.file, via=cmd))
+        self.act("obj_get", call, obj=obj, detail={"path": path})
+
+    def bpf_obj_pin(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        path = as_text(attr.get("pathname")) or "?"
+        obj = self.lookup(call.pid, attr.get("bpf_fd"), call, "unknown")
+        if not call.ok:
+            self.fail(call, cmd, subject=obj, attrs={"pathname": path})
+            return
+        self.pins.append(Pin(obj, path, call.line, call.origin.file))
+        self.act("pin", call, obj=obj, detail={"path": path})
+
+    def _map_op(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        m = self.lookup(call.pid, attr.get("map_fd"), call, "map")
+        op = cmd[len("BPF_MAP_"):] if cmd.startswith("BPF_MAP_") else cmd
+        if not call.ok:
+            failure = self.fail(call, cmd, subject=m)
+            if m is not None and failure.expected:
+                m.ops[op + ":" + (call.errno or "")] += 1
+                m.op_lines.append(call.line)
+            return
+        if m is None:
+            return
+        m.ops[op] += 1
+        m.op_lines.append(call.line)
+        detail: dict[str, Any] = {"op": op}
+        if cmd == "BPF_MAP_UPDATE_ELEM" and m.attrs.get("map_type") == \
+                "BPF_MAP_TYPE_PERF_EVENT_ARRAY":
+            slot = (call.deep or {}).get("perf_array_slot")
+            perf: Obj | None = None
+            if slot is not None:
+                perf = self.table(call.pid).fds.get(slot.get("perf_fd"))
+            elif self.pending_outputs:
+                # strace shows only pointers; loaders store each per-CPU output event
+                # right after opening it, so the oldest unstored one is the value.
+                perf = self.pending_outputs[0]
+            if perf is not None:
+                if perf in self.pending_outputs:
+                    self.pending_outputs.remove(perf)
+                perf.output_map = m
+                m.outputs.append(perf)
+                detail["perf"] = perf
+                detail["inferred"] = slot is None
+        self.act("map_op", call, obj=m, detail=detail)
+
+    bpf_map_lookup_elem = _map_op
+    bpf_map_update_elem = _map_op
+    bpf_map_delete_elem = _map_op
+    bpf_map_get_next_key = _map_op
+    bpf_map_lookup_and_delete_elem = _map_op
+    bpf_map_lookup_batch = _map_op
+    bpf_map_lookup_and_delete_batch = _map_op
+    bpf_map_update_batch = _map_op
+    bpf_map_delete_batch = _map_op
+    bpf_map_freeze = _map_op
+
+    def bpf_prog_test_run(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        test = unwrap(attr.get("test", attr))
+        prog = self.lookup(call.pid, find(test, "prog_fd"), call, "prog")
+        if not call.ok:
+            self.fail(call, cmd, subject=prog)
+            return
+        if prog is not None:
+            prog.test_runs.append(call.line)
+        retval = find(test, "retval")
+        self.act("test_run", call, obj=prog, detail={"retval": as_int(retval)})
+
+    def bpf_prog_bind_map(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        bind = unwrap(attr.get("prog_bind_map", attr))
+        prog = self.lookup(call.pid, find(bind, "prog_fd"), call, "prog")
+        m = self.lookup(call.pid, find(bind, "map_fd"), call, "map")
+        if not call.ok:
+            self.fail(call, cmd, subject=prog)
+            return
+        if prog is not None and m is not None and m not in prog.maps:
+            prog.maps.append(m)
+        self.act("bind_map", call, obj=prog, other=m)
+
+    def bpf_obj_get_info_by_fd(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        info = unwrap(attr.get("info", attr))
+        obj = self.lookup(call.pid, find(info, "bpf_fd"), call, "unknown")
+        if not call.ok:
+            self.fail(call, cmd, subject=obj)
+            return
+        if obj is not None and call.deep and "prog_id" in call.deep:
+            obj.attrs["id"] = call.deep["prog_id"]
+        self.act("info", call, obj=obj)
+
+    def _next_id(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        if not call.ok:
+            self.fail(call, cmd)
+            return
+        self.act("next_id", call, detail={"cmd": cmd, "next_id": as_int(attr.get("next_id"))})
+
+    bpf_prog_get_next_id = _next_id
+    bpf_map_get_next_id = _next_id
+    bpf_btf_get_next_id = _next_id
+    bpf_link_get_next_id = _next_id

@@ -1,0 +1,159 @@
+"""The one home of "is this a feature probe?", and of what each probe tested.
+
+libbpf, bpftrace and cilium/ebpf load throw-away programs and maps to learn what the
+kernel supports.  They are not the user's objects: the story folds them and says
+which feature was being checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpfexplain import knowledge as kn
+from bpfexplain.tracking.records import Attachment, Failure, Obj, ObjKind, Pin
+from bpfexplain.values import as_int
+
+
+def looks_like_probe_prog(attrs: dict[str, Any]) -> bool:
+    """Feature probes are tiny programs (``r0 = 0; exit``, a helper call or two).
+
+    A loader that asks for a verifier log wants to know why its program failed:
+    that is never a probe, however small the program.
+    """
+    name = str(attrs.get("prog_name") or "")
+    count = attrs.get("insn_cnt")
+    if name.startswith("libbpf_"):
+        return True
+    if as_int(attrs.get("log_level")):
+        return False
+    return isinstance(count, int) and count <= 8
+
+
+_MAP_FEATURES = {
+    "libbpf_global": "global data (maps that hold a program's global variables)",
+    "libbpf_mmap": "memory-mappable array maps (BPF_F_MMAPABLE)",
+    "libbpf_det_bind": "binding maps to programs (BPF_PROG_BIND_MAP)",
+    "libbpf_arr": "array maps",
+}
+
+
+def _prog_feature(prog: Obj) -> str:
+    name = prog.name
+    ptype = str(prog.attrs.get("prog_type", ""))
+    eat = str(prog.attrs.get("expected_attach_type", ""))
+    if name == "libbpf_nametest":
+        return "program names (prog_name)"
+    if eat == "BPF_TRACE_KPROBE_MULTI":
+        return "kprobe_multi links (attach one program to many kernel functions)"
+    if any(m.name == "libbpf_global" for m in prog.maps):
+        return "global data"
+    if ptype == "BPF_PROG_TYPE_SOCKET_FILTER" and prog.attrs.get("insn_cnt") == 2:
+        return "loading a minimal program"
+    return "program loading of type " + kn.PROG_TYPE.short(ptype) if ptype else \
+        "program loading"
+
+
+def link_probe_feature(failure: Failure) -> str:
+    attach_type = failure.attrs.get("attach_type")
+    if attach_type == "BPF_TRACE_KPROBE_MULTI":
+        return "kprobe_multi links (attach one program to many kernel functions)"
+    if attach_type == "BPF_PERF_EVENT":
+        return "perf event links (BPF_LINK_CREATE for perf events)"
+    return f"links of type {attach_type}"
+
+
+_BTF_FEATURES = (
+    ("enum64", "64-bit enums in BTF"),
+    ("float", "floating-point types in BTF"),
+    ("tag", "type and declaration tags in BTF"),
+    (".data", "global variables described in BTF (DATASEC)"),
+    ("x\x00a", "function prototypes in BTF"),
+)
+
+
+def btf_feature(blob: str) -> str:
+    for needle, feature in _BTF_FEATURES:
+        if needle in blob:
+            return feature
+    return "basic BTF support"
+
+
+
+def _retried_after_enospc(objects: list[Obj], failure: Failure) -> Obj | None:
+    if failure.errno != "ENOSPC" or failure.call not in ("BPF_PROG_LOAD", "BPF_BTF_LOAD"):
+        return None
+    kind: ObjKind = "prog" if failure.call == "BPF_PROG_LOAD" else "btf"
+    name = failure.attrs.get("prog_name", "")
+    for obj in objects:
+        if obj.kind == kind and obj.line > failure.line and obj.file == failure.file and (
+            kind == "btf" or obj.name == name
+        ):
+            return obj
+    return None
+
+def _map_tried_and_dropped(objects: list[Obj], pins: list[Pin], m: Obj) -> bool:
+    """A map closed right after creation, unused, before any real program: a test.
+
+    cilium/ebpf and others create such maps to learn whether map names or flags
+    work; a real map lives at least until the programs that use it are loaded.
+    """
+    if m.ops or m.closed_line is None or m.end != "close" or m.closed_line - m.line > 3:
+        return False
+    if any(p.obj is m for p in pins):
+        return False
+    return not any(o.kind == "prog" and o.line < m.closed_line and o.known
+                   and not looks_like_probe_prog(o.attrs) for o in objects)
+
+def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: list[Pin],
+                    failures: list[Failure]) -> None:
+    """Mark feature probes (and say what each tested); safe to run more than once."""
+    pinned = {id(p.obj) for p in pins if p.obj is not None}
+    for obj in objects:
+        if obj.kind == "prog":
+            # A test run is how bpftrace runs BEGIN/END, but also how it checks
+            # that test runs work: an unnamed do-nothing program is the check.
+            obj.probe = (not obj.attachments and id(obj) not in pinned
+                         and (not obj.test_runs or not obj.name)
+                         and looks_like_probe_prog(obj.attrs))
+            if obj.probe:
+                obj.feature = _prog_feature(obj)
+    used_btf = {id(o.btf) for o in objects if o.btf is not None and not o.probe}
+    for obj in objects:
+        if obj.kind == "map":
+            users = [p for p in objects if p.kind == "prog" and obj in p.maps]
+            obj.probe = obj.name.startswith("libbpf_") or (
+                bool(users) and all(p.probe for p in users) and not obj.ops
+            ) or _map_tried_and_dropped(objects, pins, obj)
+            if obj.probe:
+                obj.feature = _MAP_FEATURES.get(
+                    obj.name, "map names" if obj.name == "feature_test" else "map features")
+        elif obj.kind == "btf":
+            if id(obj) in used_btf:
+                obj.probe = False
+            elif obj.via == "BPF_BTF_GET_FD_BY_ID":
+                obj.probe = True
+                obj.feature = "reading the kernel's own type information (vmlinux BTF)"
+            else:
+                size = obj.attrs.get("btf_size")
+                obj.probe = isinstance(size, int) and size < 256
+        elif obj.kind == "link":
+            progs = [a.prog for a in attachments if a.link is obj]
+            obj.probe = bool(progs) and all(p.probe for p in progs)
+        elif obj.kind == "perf_event":
+            progs = [a.prog for a in obj.attachments]
+            obj.probe = bool(progs) and all(p.probe for p in progs)
+    for failure in failures:
+        subject = failure.subject
+        retry = _retried_after_enospc(objects, failure)
+        if retry is not None:
+            failure.probe = True
+            failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
+            continue
+        if failure.errno == "EPERM" and failure.call != "openat":
+            # Not even allowed to probe: that is the user's real problem.
+            failure.probe = False
+        elif subject is not None and subject.kind == "prog" and subject.probe:
+            failure.probe = True
+            if failure.call == "BPF_LINK_CREATE":
+                subject.feature = link_probe_feature(failure)
+

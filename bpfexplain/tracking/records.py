@@ -1,0 +1,211 @@
+"""Records tracking produces: objects, attachments, pins, failures, actions, processes.
+
+Plain data for the story and the JSON document.  The kinds are closed sets
+(:data:`ObjKind`, :data:`ActionKind`, :data:`Via`...): a new kind is added here, where
+mypy then shows every place that has to learn it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ObjKind = Literal[
+    "btf", "map", "prog", "perf_event", "link", "raw_tracepoint", "iter", "stats", "token",
+    "pinned", "file", "unknown",
+]
+"""What an fd refers to.  ``file`` is context (tracefs ids, binaries), never a graph
+node; ``unknown`` an fd the log never showed being created; ``pinned`` a BPF_OBJ_GET
+result whose kind the log does not show."""
+
+ObjEnd = Literal["close", "reused", "exec", "exit"]
+"""How an object was released: closed, its fd number taken over, close-on-exec, exit."""
+
+AttachmentEnd = Literal["disabled", "detached", "released", "exit"]
+"""How an attachment stopped."""
+
+Via = Literal[
+    "PERF_EVENT_IOC_SET_BPF", "BPF_LINK_CREATE", "BPF_RAW_TRACEPOINT_OPEN", "BPF_PROG_ATTACH",
+]
+"""The call an attachment was made with; each belongs to one route
+(:mod:`bpfexplain.routes`) and is an enum value of the JSON schema."""
+
+ActionKind = Literal[
+    # processes
+    "signal", "exit", "fork", "exec",
+    # fds and files
+    "close", "dup", "mmap",
+    # bpf objects
+    "prog_load", "map_create", "btf_load", "create", "reopen", "obj_get", "pin", "map_op",
+    "test_run", "bind_map", "info", "next_id", "bpf",
+    # attach routes
+    "perf_open", "enable", "disable", "perf_ioctl", "attach", "detach",
+    "failure",
+]
+"""What one meaningful call did; the story tells each kind its own way."""
+
+
+@dataclass(eq=False)
+class Obj:
+    """A kernel object (or an fd the log never showed being created)."""
+
+    id: str
+    kind: ObjKind
+    pid: int | None
+    fd: int | None
+    line: int
+    file: int
+    via: str
+    """The call that gave the fd: ``BPF_PROG_LOAD``, ``perf_event_open``, ``openat``..."""
+    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    probe: bool = False
+    feature: str | None = None
+    """For a probe: which kernel feature it tested, where known."""
+    known: bool = True
+    """False for fds that were open before the log started."""
+    closed_line: int | None = None
+    end: ObjEnd | None = None
+    refs: int = 0
+    btf: Obj | None = None
+    maps: list[Obj] = field(default_factory=list)
+    """Maps a program is known to use (BPF_PROG_BIND_MAP, deep mode's map references)."""
+    ops: Counter[str] = field(default_factory=Counter)
+    op_lines: list[int] = field(default_factory=list)
+    enabled_lines: list[int] = field(default_factory=list)
+    disabled_lines: list[int] = field(default_factory=list)
+    output_map: Obj | None = None
+    """For a BPF_OUTPUT perf event: the perf event array it was stored in."""
+    outputs: list[Obj] = field(default_factory=list)
+    mmaps: list[tuple[int, int]] = field(default_factory=list)
+    test_runs: list[int] = field(default_factory=list)
+    attach_point: str | None = None
+    attach_source: str | None = None
+    path: str | None = None
+    """For files: the path opened (tracefs id files, cgroups, pins)."""
+    deep: dict[str, Any] = field(default_factory=dict)
+    previous: Obj | None = None
+    """The object that had this fd number before in the same process (fds are reused)."""
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def label(self) -> str:
+        """A short name for messages: ``program "sys_enter"``, ``map "AT_"``, ``fd 8``."""
+        noun = KIND_NOUN.get(self.kind, self.kind)
+        if self.name:
+            return f'{noun} "{self.name}"'
+        if self.kind == "perf_event" and self.attach_point:
+            return f"{noun} {self.attach_point}"
+        return f"{noun} fd {self.fd}" if self.fd is not None else noun
+
+
+KIND_NOUN: dict[str, str] = {
+    "prog": "program", "map": "map", "btf": "BTF", "perf_event": "perf event",
+    "link": "link", "raw_tracepoint": "raw tracepoint link", "iter": "iterator",
+    "pinned": "pinned object", "file": "file", "unknown": "fd",
+}
+"""How the story names each kind of object."""
+
+
+@dataclass(eq=False)
+class Attachment:
+    prog: Obj
+    target: Obj | None
+    via: Via
+    line: int
+    file: int
+    link: Obj | None = None
+    attach_point: str | None = None
+    attach_type: str | None = None
+    enabled_line: int | None = None
+    ended_line: int | None = None
+    end: AttachmentEnd | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.enabled_line is not None
+
+    @property
+    def probe(self) -> bool:
+        return self.prog.probe
+
+
+@dataclass
+class Pin:
+    obj: Obj | None
+    path: str
+    line: int
+    file: int
+    via: str = "BPF_OBJ_PIN"
+
+
+@dataclass
+class Failure:
+    line: int
+    file: int
+    call: str
+    errno: str
+    pid: int | None
+    why: str
+    probe: bool = False
+    expected: bool = False
+    """A result the loader counts on (map iteration's ENOENT): not a failure at all."""
+    detail: str | None = None
+    """The verifier log, when strace or deep mode showed it."""
+    subject: Obj | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Action:
+    """One meaningful call, in log order: what the story tells, step by step."""
+
+    kind: ActionKind
+    line: int
+    first_line: int
+    file: int
+    pid: int | None
+    obj: Obj | None = None
+    other: Obj | None = None
+    attachment: Attachment | None = None
+    failure: Failure | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def probe(self) -> bool:
+        if self.failure is not None:
+            return self.failure.probe
+        if self.obj is not None and self.obj.probe:
+            return True
+        return self.attachment is not None and self.attachment.probe
+
+
+@dataclass
+class Process:
+    pid: int | None
+    tgid: int | None
+    command: str | None = None
+    argv: list[str] = field(default_factory=list)
+    parent: int | None = None
+    exit_code: int | None = None
+    exit_signal: str | None = None
+    exit_line: int | None = None
+    signals: list[tuple[str, int, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Lifecycle:
+    """Everything tracking found, for the story and the JSON document."""
+
+    objects: list[Obj]
+    attachments: list[Attachment]
+    pins: list[Pin]
+    failures: list[Failure]
+    actions: list[Action]
+    processes: dict[int | None, Process]
+    files: list[str]
+    threads: dict[int | None, int | None] = field(default_factory=dict)
+    """Every pid seen (thread ids included) → the process (thread group) it belongs to."""
+
+    def real_programs(self) -> list[Obj]:
+        return [o for o in self.objects if o.kind == "prog" and not o.probe]
