@@ -27,6 +27,18 @@ if TYPE_CHECKING:
     from bpfexplain.framing import Stats
     from bpfexplain.story import Story
 
+def keep_breaks(text: str) -> str:
+    """Mark each indented block (examples) so that click prints it line for line.
+
+    click rewraps help paragraphs into one flowing text, which turns three example
+    commands into one run-on line; a paragraph whose first line is ``\\b`` is kept
+    as written.
+    """
+    blocks = text.split("\n\n")
+    return "\n\n".join("\b\n" + block if block.startswith("    ") else block
+                       for block in blocks)
+
+
 EXAMPLES = """\
 Record a log yourself, then explain it:
 
@@ -41,7 +53,8 @@ or let bpfexplain run strace for you (as root):
 
 app = typer.Typer(
     name="bpfexplain",
-    help="Explain what an eBPF loader really does in the kernel.\n\n" + EXAMPLES,
+    help="Explain what an eBPF loader really does in the kernel.\n\n"
+         + keep_breaks(EXAMPLES),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -83,7 +96,7 @@ def _detail(brief: bool, verbose: bool) -> str:
     return "brief" if brief else "verbose" if verbose else "default"
 
 
-@app.command(epilog=EXAMPLES)
+@app.command(epilog=keep_breaks(EXAMPLES))
 def parse(
     files: Annotated[list[str], typer.Argument(help="strace logs ('-' for stdin; a directory "
                                                     "of 'strace -ff' files).")],
@@ -202,7 +215,8 @@ bpfexplain exits with the command's exit status (128+N if signal N killed it).
 """
 
 
-@app.command(epilog=RUN_EPILOG, context_settings={"allow_interspersed_args": False})
+@app.command(epilog=keep_breaks(RUN_EPILOG),
+             context_settings={"allow_interspersed_args": False})
 def run(
     command: Annotated[list[str] | None, typer.Argument(
         help="The loader to run and trace (put it after --).", show_default=False)] = None,
@@ -314,7 +328,7 @@ Examples:
 """
 
 
-@app.command(epilog=DEMO_EPILOG)
+@app.command(epilog=keep_breaks(DEMO_EPILOG))
 def demo(
     name: Annotated[str | None, typer.Argument(
         help="The lesson to play (see the list).", show_default=False)] = None,
@@ -339,12 +353,13 @@ def demo(
 ) -> None:
     """Play a bundled lesson: a real recording explained, no root or strace needed."""
     from bpfexplain import demo as lessons
-    from bpfexplain.render.text import make_console
 
     if list_:
         for lesson_name in lessons.lesson_names():
             typer.echo(lesson_name)
         return
+    from bpfexplain.render.console import make_console
+
     console = make_console(color=color)
     if name is None:
         lessons.lesson_table(console)
@@ -380,8 +395,16 @@ def _wait_for_enter(prompt: str) -> bool:
     return answer.strip().lower() not in ("q", "quit")
 
 
-@app.command(epilog="Examples:\n\n    bpfexplain explain BPF_PROG_LOAD\n"
-                    "    bpfexplain explain verifier\n    bpfexplain explain set_bpf\n")
+EXPLAIN_EPILOG = """\
+Examples:
+
+    bpfexplain explain BPF_PROG_LOAD
+    bpfexplain explain verifier
+    bpfexplain explain set_bpf
+"""
+
+
+@app.command(epilog=keep_breaks(EXPLAIN_EPILOG))
 def explain(
     term: Annotated[list[str], typer.Argument(help="The word to explain (any case; "
                                                    "BPF_ prefixes optional).")],
@@ -391,8 +414,8 @@ def explain(
 ) -> None:
     """Explain an eBPF term: what it is, where it shows up, since which Linux."""
     from bpfexplain import glossary
+    from bpfexplain.render.console import make_console
     from bpfexplain.render.handout import print_entry
-    from bpfexplain.render.text import make_console
 
     words = " ".join(term)
     entry = glossary.lookup(words)

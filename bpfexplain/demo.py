@@ -17,15 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-from rich.console import Console, Group
-from rich.padding import Padding
-from rich.rule import Rule
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from bpfexplain.errors import BpfexplainError
-from bpfexplain.story import Story
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bpfexplain.story import Story
+
+# rich and the story are imported where a lesson is shown: `demo --list` and the
+# lesson table must start fast (bench/bench_targets.py holds them under 0.15 s).
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ def lesson_story(name: str, detail: str = "default") -> Story:
 
 def lesson_table(console: Console) -> None:
     """What ``bpfexplain demo`` shows without a name: every lesson and how to play it."""
+    from rich.text import Text
+
     console.print(Text("Lessons (real recordings; no root, strace or network needed)",
                        style="bold"))
     console.print()
@@ -238,6 +242,12 @@ def play(lesson: Lesson, console: Console, *, step: bool = False,
     key: the CLI passes a no-op when stdin is not a terminal, so a lesson always plays
     to the end in scripts and tests.
     """
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.rule import Rule
+    from rich.text import Text
+    from rich.tree import Tree
+
     from bpfexplain.render.text import story_renderables
 
     console.print(Rule(Text(lesson.title, style="bold")))
@@ -271,10 +281,16 @@ def play(lesson: Lesson, console: Console, *, step: bool = False,
 def _is_pause_point(renderable: object) -> bool:
     # story_renderables() lays out each phase as a Group and the graph as a Tree;
     # those are the places a presenter stops to talk.
+    from rich.console import Group
+    from rich.tree import Tree
+
     return isinstance(renderable, Group | Tree)
 
 
 def _terms(story: Story, console: Console) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
     if not story.terms:
         return
     text = Text("Terms in this recording: ", style="bold")

@@ -122,7 +122,8 @@ def deep_supported() -> str | None:
     try:
         import ptrace.binding  # noqa: F401
     except ImportError:
-        return "deep mode needs python-ptrace: pip install 'bpfexplain[deep]'"
+        return ("python-ptrace is missing although bpfexplain requires it; "
+                "reinstall bpfexplain or pip install python-ptrace")
     scope = _read_int("/proc/sys/kernel/yama/ptrace_scope")
     if scope == 3:
         return "ptrace is disabled on this machine (kernel.yama.ptrace_scope=3)"

@@ -6,15 +6,17 @@ explanation, so a handout, ``bpfexplain explain`` and the story never disagree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
 from bpfexplain import glossary
 from bpfexplain.glossary import GlossaryEntry
-from bpfexplain.render.markdown import story_markdown
-from bpfexplain.render.mermaid import story_mermaid
-from bpfexplain.story import Story
+
+if TYPE_CHECKING:
+    from bpfexplain.story import Story
 
 
 def entry_gloss(entry: GlossaryEntry) -> str:
@@ -29,6 +31,11 @@ def entry_gloss(entry: GlossaryEntry) -> str:
 
 def handout_markdown(story: Story) -> str:
     """Lesson notes: the story, its picture as a Mermaid block, the terms it used."""
+    # Here, not at the top: `bpfexplain explain TERM` needs only print_entry, and the
+    # story's modules would double its start-up time.
+    from bpfexplain.render.markdown import story_markdown
+    from bpfexplain.render.mermaid import story_mermaid
+
     terms: list[tuple[str, str]] = []
     for term in story.terms:
         entry = glossary.lookup(term)

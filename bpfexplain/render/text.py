@@ -12,50 +12,15 @@ from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
-from rich.theme import Theme
 from rich.tree import Tree
 
+# The theme and the console live apart so that commands which print no story
+# (`explain`, the demo table) need not import the story.
+from bpfexplain.render.console import THEME as THEME
+from bpfexplain.render.console import make_console as make_console
 from bpfexplain.story import Node, Phase, Problem, Step, Story, cite
 from bpfexplain.story_words import Spans
 from bpfexplain.text import safe
-
-THEME = Theme({
-    "bpf.prog": "bold green",
-    "bpf.map": "bold cyan",
-    "bpf.btf": "magenta",
-    "bpf.perf": "yellow",
-    "bpf.link": "blue",
-    "bpf.other": "white",
-    "bpf.point": "bold yellow",
-    "bpf.type": "cyan",
-    "fd": "bright_blue",
-    "errno": "bold red",
-    "signal": "bold magenta",
-    "proc": "bold",
-    "path": "italic",
-    "dim": "dim",
-    "line": "dim cyan",
-    "phase": "bold underline",
-    "headline": "bold",
-    "probe": "dim",
-})
-
-
-def make_console(file: object | None = None, *, width: int | None = None,
-                 color: bool | None = None) -> Console:
-    """A console with the bpfexplain theme; ``color=False`` for plain text."""
-    kwargs: dict[str, object] = {"theme": THEME, "highlight": False, "emoji": False,
-                                 "markup": False}
-    if file is not None:
-        kwargs["file"] = file
-    if width is not None:
-        kwargs["width"] = width
-    if color is False:
-        kwargs["color_system"] = None
-        kwargs["no_color"] = True
-    elif color is True:
-        kwargs["force_terminal"] = True
-    return Console(**kwargs)  # type: ignore[arg-type]
 
 
 def spans_text(spans: Spans) -> Text:

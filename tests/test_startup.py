@@ -1,0 +1,145 @@
+"""Start-up: what each command imports, help text layout, the --color tri-state.
+
+Speed itself is measured in bench/bench_targets.py; these tests pin the structure
+that makes it possible: which modules a command may load before it answers, and
+that ``run`` forks strace before the grammar, the tracker, the story and rich.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bpfexplain.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEAVY = ("lark", "rich", "pydantic", "ptrace", "bpfexplain.grammar", "bpfexplain.parser",
+         "bpfexplain.tracking", "bpfexplain.story", "bpfexplain.pipeline",
+         "bpfexplain.render.text")
+"""What a quick command must not load (a prefix: ``rich`` covers ``rich.console``)."""
+
+# Runs the CLI in a fresh interpreter and reports the modules it had loaded when the
+# command finished (or, for `run`, when it was about to start strace).
+PROBE = r"""
+import json, sys
+watched = tuple(sys.argv[1].split(","))
+
+def loaded():
+    return sorted(m for m in sys.modules if m.split(".")[0] in watched or m in watched
+                  or any(m == w or m.startswith(w + ".") for w in watched))
+
+if sys.argv[2] == "run":
+    from bpfexplain import live
+    def spy(self, *args, **kwargs):
+        print(json.dumps(loaded()))
+        raise SystemExit(0)
+    live.LiveTrace.start = spy
+import atexit
+if sys.argv[2] != "run":
+    atexit.register(lambda: print(json.dumps(loaded())))
+sys.argv = ["bpfexplain", *sys.argv[2:]]
+from bpfexplain.cli import main
+main()
+"""
+
+
+def loaded_modules(*argv: str) -> set[str]:
+    watched = ",".join(("lark", "rich", "pydantic", "ptrace", "bpfexplain"))
+    proc = subprocess.run([sys.executable, "-c", PROBE, watched, *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert last.startswith("["), f"no module list: {proc.stdout!r} {proc.stderr!r}"
+    return set(json.loads(last))
+
+
+def heavy(modules: set[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    return sorted(m for m in modules
+                  if any(m == h or m.startswith(h + ".") for h in HEAVY)
+                  and not any(m == a or m.startswith(a + ".") for a in allowed))
+
+
+@pytest.mark.parametrize(("argv", "allowed"), [
+    (("--version",), ()),
+    (("demo", "--list"), ()),
+    # explain prints one glossary entry with rich, but needs no story.
+    (("explain", "map", "--no-color"), ("rich",)),
+    (("--help",), ()),
+])
+def test_quick_commands_load_nothing_heavy(argv: tuple[str, ...],
+                                           allowed: tuple[str, ...]) -> None:
+    modules = loaded_modules(*argv)
+    assert "bpfexplain.cli" in modules  # the probe really ran the CLI
+    assert heavy(modules, allowed) == []
+
+
+def test_cli_does_not_pull_pydantic() -> None:
+    """typer 0.29+ builds every option through pydantic at start (see pyproject)."""
+    modules = loaded_modules("parse", "--help")
+    assert not any(m.split(".")[0] == "pydantic" for m in modules)
+
+
+@pytest.mark.live
+def test_run_forks_strace_before_the_heavy_imports() -> None:
+    modules = loaded_modules("run", "--", "/bin/true")
+    assert "bpfexplain.live" in modules
+    assert heavy(modules) == []
+
+
+# ---- help text ------------------------------------------------------------------
+
+def _commands() -> list[tuple[list[str], str]]:
+    """Every command's argv for --help, with the help and epilog text it is given."""
+    group = typer.main.get_command(app)
+    found: list[tuple[list[str], str]] = [
+        ([], (group.help or "") + "\n\n" + (group.epilog or ""))]
+    for name, command in getattr(group, "commands", {}).items():
+        found.append(([name], (command.help or "") + "\n\n" + (command.epilog or "")))
+    return found
+
+
+def test_every_command_is_checked() -> None:
+    names = {tuple(argv) for argv, _ in _commands()}
+    assert {(), ("parse",), ("run",), ("demo",), ("explain",)} <= names
+
+
+@pytest.mark.parametrize(("argv", "source"), _commands(),
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_help_keeps_example_lines(argv: list[str], source: str) -> None:
+    """Indented example lines print as written, one per line, never rewrapped."""
+    examples = [line.strip() for line in source.splitlines()
+                if line.startswith("    ") and line.strip()]
+    result = CliRunner().invoke(app, [*argv, "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    printed = {line.strip() for line in result.output.splitlines()}
+    if argv in ([], ["run"], ["demo"], ["explain"], ["parse"]):
+        assert examples, "this command's help is expected to show examples"
+    for line in examples:
+        assert line in printed, f"example line rewrapped: {line!r}\n{result.output}"
+
+
+# ---- --color / --no-color / neither -----------------------------------------------
+
+ESC = "\x1b["
+
+
+@pytest.mark.parametrize(("flag", "coloured"), [
+    (["--color"], True),
+    (["--no-color"], False),
+    ([], False),  # the runner's stdout is not a terminal
+])
+def test_color_is_tri_state(flag: list[str], coloured: bool,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for argv in (["explain", "map"], ["demo"]):
+        result = CliRunner().invoke(app, [*argv, *flag])
+        assert result.exit_code == 0, result.output
+        assert (ESC in result.output) is coloured, (argv, flag, result.output[:200])
