@@ -12,7 +12,8 @@ from typing import BinaryIO
 
 from bpfexplain.errors import InputError, ParseError
 from bpfexplain.framing import EXIT_LINE, SIGNAL_LINE, Frame, Problem, Stats, frames_from_streams
-from bpfexplain.grammar import SyntaxProblem, parse_call_text, parse_value_text
+from bpfexplain.grammar import SyntaxProblem, parse_value_text
+from bpfexplain.shapes import ShapeCache
 from bpfexplain.values import Call, Event, Exit, Origin, Signal, Value
 
 
@@ -45,8 +46,12 @@ def _exit(frame: Frame) -> Exit:
                 m.group("core") is not None)
 
 
+_SHAPES = ShapeCache()
+"""One per process: the grammar's values for repeated call shapes (see shapes.py)."""
+
+
 def _call(frame: Frame) -> Call:
-    fields = parse_call_text(frame.text)
+    fields = _SHAPES.parse(frame.text)
     return Call(
         name=fields["name"],
         args=fields["args"],
