@@ -61,6 +61,11 @@ next to them, and the check against the grammar catches a coincidence anyway."""
 MAX_SHAPES = 4096
 """Shapes remembered (least recently used dropped first): memory stays flat."""
 
+MAX_TEXTS = 1024
+"""Exact call texts remembered with their shape's builder and slots.  A map walk
+repeats the very same text (the loader reuses its key and value buffers), so the
+slot scan is skipped too; the table is simply emptied when full."""
+
 _PENDING = "pending"
 _UNCACHEABLE = "uncacheable"
 
@@ -250,10 +255,15 @@ class ShapeCache:
     def __init__(self, limit: int = MAX_SHAPES):
         self.limit = limit
         self._shapes: OrderedDict[str, Builder | str] = OrderedDict()
+        self._texts: dict[str, tuple[Builder, list[str]]] = {}
         self.hits = 0
         self.misses = 0
 
     def parse(self, text: str) -> dict[str, Any]:
+        known = self._texts.get(text)
+        if known is not None:
+            self.hits += 1
+            return known[0](known[1])
         split = split_shape(text)
         if split is None:
             self.misses += 1
@@ -268,6 +278,9 @@ class ShapeCache:
                 fields = None  # let the grammar say what is wrong with it
             if fields is not None:
                 self.hits += 1
+                if len(self._texts) >= MAX_TEXTS:
+                    self._texts.clear()
+                self._texts[text] = (entry, slots)
                 return fields
         self.misses += 1
         if _too_deep(text):

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import sys
 
-from bpfexplain.routes import ROUTES
-from bpfexplain.tracking import CORE_SYSCALLS
+TRACED: frozenset[str] = frozenset({
+    "bpf", "clone", "clone3", "close", "close_range", "dup", "dup2", "dup3", "execve",
+    "execveat", "exit", "exit_group", "fcntl", "fcntl64", "fork", "ioctl", "mmap",
+    "mmap2", "open", "openat", "openat2", "perf_event_open", "read", "vfork",
+})
+"""Every syscall the explainer uses; everything else is counted and skipped unparsed.
 
-TRACED: frozenset[str] = CORE_SYSCALLS | frozenset(
-    name for route in ROUTES for name in route.traced)
-"""Every syscall the explainer uses; everything else is counted and skipped unparsed."""
+Written out rather than computed here: ``run`` needs the set before it forks strace,
+and importing the tracker and every route first would hold the loader back by tens
+of milliseconds (issue 11).  :func:`derived` computes it from its sources, and
+tests/test_startup.py checks that the two agree (its failure prints the new set)."""
+
+
+def derived() -> frozenset[str]:
+    """The set from its sources: the tracker's own syscalls and every route's."""
+    from bpfexplain.routes import ROUTES
+    from bpfexplain.tracking import CORE_SYSCALLS
+
+    return CORE_SYSCALLS | frozenset(name for route in ROUTES for name in route.traced)
 
 
 def main(argv: list[str]) -> int:

@@ -92,6 +92,15 @@ def test_run_forks_strace_before_the_heavy_imports() -> None:
     assert heavy(modules) == []
 
 
+def test_traced_set_is_the_trackers_and_the_routes() -> None:
+    """bpfexplain.traced writes the set out so that run need not import the tracker
+    before forking strace; it must stay what the tracker and the routes follow."""
+    from bpfexplain import traced
+
+    assert traced.derived() == traced.TRACED, (
+        "update TRACED in bpfexplain/traced.py to: " + repr(sorted(traced.derived())))
+
+
 # ---- help text ------------------------------------------------------------------
 
 def _commands() -> list[tuple[list[str], str]]:
