@@ -189,6 +189,26 @@ def _time(ts: str | None) -> float | None:
     return float(ts)
 
 
+_LEADER = re.compile(_PREFIX)
+
+
+def leader_timestamp(text: str) -> str | None:
+    """The ``-t/-tt/-ttt/-r`` timestamp a raw strace line starts with, as printed.
+
+    For views that place lines in time (the HTML timeline); parsing keeps using the
+    frames' own :attr:`Frame.time`.
+    """
+    m = _LEADER.match(text)
+    return m.group("ts") if m is not None else None
+
+
+def timestamp_seconds(ts: str) -> float:
+    """Seconds of a timestamp from :func:`leader_timestamp` (see :attr:`Frame.time`)."""
+    value = _time(ts)
+    assert value is not None
+    return value
+
+
 class Framer:
     """Frames for one input file; keeps the per-pid unfinished calls of that file."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from bpfexplain import knowledge as kn
 from bpfexplain import routes
 from bpfexplain.story import Story, cite
-from bpfexplain.tracking import Attachment, Lifecycle, Obj, Process
+from bpfexplain.tracking import Attachment, Failure, Lifecycle, Obj, Process
 
 KINDS = ("loader", "prog", "map", "btf", "perf", "output", "link", "point", "pin", "failure",
          "object")
@@ -57,11 +57,17 @@ class PEdge:
     label: str
 
 
+Subject = Obj | Attachment | Failure
+"""What a node stands for in the lifecycle (for views that link the picture to the log)."""
+
+
 @dataclass
 class Picture:
     title: str
     nodes: list[PNode] = field(default_factory=list)
     edges: list[PEdge] = field(default_factory=list)
+    about: dict[str, list[Subject]] = field(default_factory=dict)
+    """Node id → the objects, attachments or failures it draws (none for loaders)."""
 
     def node(self, node_id: str) -> PNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -92,7 +98,14 @@ class _Drawer:
         self.pic.nodes.append(PNode(node_id, kind, title, details, probe))
         if key is not None:
             self.ids[id(key)] = node_id
+            if isinstance(key, Obj | Attachment | Failure):
+                self.tie(node_id, key)
         return node_id
+
+    def tie(self, node_id: str, *subjects: Subject) -> None:
+        """Record that ``node_id`` draws ``subjects`` (one node may draw several)."""
+        about = self.pic.about.setdefault(node_id, [])
+        about.extend(s for s in subjects if all(s is not t for t in about))
 
     def edge(self, src: str, dst: str, kind: str, label: str) -> None:
         edge = PEdge(src, dst, kind, label)
@@ -215,6 +228,7 @@ class _Drawer:
             if cpus:
                 details.append(("cpu " if len(cpus) == 1 else "cpus ") + ", ".join(cpus))
             node = self.add("output", title, tuple(details))
+            self.tie(node, *perfs)
             for p in perfs:
                 self.ids[id(p)] = node
             if key in self.ids:
@@ -240,6 +254,7 @@ class _Drawer:
                 title = point if point != "?" else "an event bpfexplain cannot name"
                 points[point] = self.add("point", title)
             point_node = points[point]
+            self.tie(point_node, *atts)
             holders = [a.link if a.link is not None else a.target for a in atts]
             attach_lines = cite(a.line for a in atts)
             short_via = route.short_via(via)
@@ -258,6 +273,7 @@ class _Drawer:
             if cpus:
                 details.append(("cpu " if len(cpus) == 1 else "cpus ") + ", ".join(cpus))
             holder = self.add(look.kind, title, tuple(details))
+            self.tie(holder, *objs, *atts)
             for o in objs:
                 self.ids.setdefault(id(o), holder)
             self.edge(prog_node, holder, "attach", f"② attach ({short_via}, {attach_lines})")
@@ -277,8 +293,11 @@ class _Drawer:
                     continue
                 kind = pin.obj.kind if pin.obj.kind in ("map", "prog", "link") else "object"
                 title = "pinned object" if kind == "object" else pin.obj.label()
-                self.ids[id(pin.obj)] = self.add(kind, title, (f"{_fd(pin.obj)} · L{pin.line}",))
+                self.ids[id(pin.obj)] = self.add(kind, title, (f"{_fd(pin.obj)} · L{pin.line}",),
+                                                 key=pin.obj)
             node = self.add("pin", pin.path, ("pinned in the BPF filesystem",))
+            if pin.obj is not None:
+                self.tie(node, pin.obj)
             target = self.ids.get(id(pin.obj)) if pin.obj is not None else None
             if pin.via == "BPF_OBJ_GET":
                 loader = self.loader(pin.obj.pid if pin.obj is not None else None)
@@ -302,7 +321,7 @@ class _Drawer:
             details += textwrap.wrap(f.why, 48, max_lines=3, placeholder=" …")
             details.append(f"L{f.line}")
             node = self.add("failure", f"{f.call} failed: {f.errno}", tuple(details),
-                            probe=f.probe)
+                            probe=f.probe, key=f)
             src = self.ids.get(id(f.subject)) if f.subject is not None else None
             self.edge(src or self.loader(f.pid), node, "failure", f"failed (L{f.line})")
 
@@ -312,6 +331,7 @@ class _Drawer:
             if (obj.kind == "prog" and id(obj) in self.ids and not obj.attachments
                     and not obj.test_runs and obj.known and not obj.probe):
                 node = self.add("point", "not attached to anything", probe=True)
+                self.tie(node, obj)
                 self.edge(self.ids[id(obj)], node, "never", "② never attached")
 
 
