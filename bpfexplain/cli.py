@@ -25,6 +25,7 @@ from bpfexplain.errors import BpfexplainError, InputError
 
 if TYPE_CHECKING:
     from bpfexplain.framing import Stats
+    from bpfexplain.logtext import LogText
     from bpfexplain.story import Story
 
 def keep_breaks(text: str) -> str:
@@ -69,6 +70,7 @@ class ParseFormat(str, Enum):
     events = "events"
     dot = "dot"
     mermaid = "mermaid"
+    html = "html"
 
 
 def _version(value: bool) -> None:
@@ -103,7 +105,8 @@ def parse(
     format: Annotated[ParseFormat, typer.Option(
         "--format", help="text: the story (default); json: the graph as one document; "
         "markdown: lesson notes; events: one JSON object per parsed call; "
-        "dot, mermaid: the graph as a picture.")] = ParseFormat.text,
+        "dot, mermaid: the graph as a picture; html: one self-contained page with the "
+        "story, graph, timeline and log linked.")] = ParseFormat.text,
     brief: Annotated[bool, typer.Option("--brief", help="Only the graph and a summary.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Every call, probes unfolded.")] = False,
@@ -145,8 +148,16 @@ def parse(
 
             resolver = make_resolver(files, tracepoint_ids=tracepoint_ids,
                                      local=resolve_locally)
+            log = None
+            if format is ParseFormat.html:
+                from bpfexplain.logtext import capture
+
+                # The page shows the log itself: read it once, parse the same bytes.
+                streams, log = capture(streams)
             story = explain_streams(streams, stats, resolver, detail=detail, strict=strict)
-            if output is not None:
+            if log is not None:
+                _write_page(story, log, output)
+            elif output is not None:
                 from bpfexplain.render.export import write_output
 
                 write_output(story, format.value, output)
@@ -165,6 +176,19 @@ def parse(
                 typer.echo(line, err=True)
 
 
+def _write_page(story: Story, log: LogText | None, output: Path | None) -> None:
+    """``--format html``: the page to ``--output FILE`` (whatever its name) or stdout."""
+    from bpfexplain.render.export import write_text
+    from bpfexplain.render.html import story_html
+
+    page = story_html(story, log)
+    if output is None:
+        sys.stdout.write(page)
+        sys.stdout.flush()
+    else:
+        write_text(output, page)
+
+
 def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: bool) -> None:
     from bpfexplain.parser import parse_events
     from bpfexplain.render.events import event_line
@@ -176,10 +200,14 @@ def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: boo
         out.write("\n")
 
 
-def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None) -> None:
+def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
+                log: LogText | None = None) -> None:
     """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
     from bpfexplain.render.export import write_story
 
+    if fmt == "html":
+        _write_page(story, log, output)
+        return
     if output is None:
         write_story(story, fmt, sys.stdout, color=color)
         return
@@ -194,6 +222,7 @@ class RunFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 class Backend(str, Enum):
@@ -281,8 +310,16 @@ def run(
         live.check_pid(pid)
     for warning in live.preflight_warnings():
         typer.echo(f"bpfexplain: warning: {warning}", err=True)
+    import tempfile
+
+    keep = save
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if format is RunFormat.html and keep is None:
+        # The page shows the log: keep strace's output in a private directory.
+        scratch = tempfile.TemporaryDirectory(prefix="bpfexplain-")
+        keep = Path(scratch.name) / "trace.log"
     config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
-                            save=save, strace=strace)
+                            save=keep, strace=strace)
     with live.LiveSession(config, strace_bin) as session:
         # Everything heavy is imported from here on, while the command starts.
         from bpfexplain.framing import Stats
@@ -301,7 +338,16 @@ def run(
         for line in summary_lines(stats):
             typer.echo(line, err=True)
     story = view.story("brief" if brief else "verbose" if verbose else "default")
-    _emit_story(story, format.value, output, color)
+    log = None
+    if format is RunFormat.html and keep is not None:
+        from bpfexplain.logtext import LogText, read_log
+
+        log = read_log([str(keep)])
+        if scratch is not None:
+            log = LogText(("<strace>",), log.lines)
+    _emit_story(story, format.value, output, color, log)
+    if scratch is not None:
+        scratch.cleanup()
     raise typer.Exit(outcome.status)
 
 
@@ -325,6 +371,8 @@ Examples:
     bpfexplain demo classic --step    # play one, pausing at each phase
     bpfexplain demo --list            # just the names, for scripts
     bpfexplain demo go --format markdown --output go.md   # a handout
+    bpfexplain demo classic --format html -o classic.html  # one page, opens offline
+    bpfexplain demo --site course/    # every lesson as a page, with an index
 """
 
 
@@ -340,8 +388,9 @@ def demo(
     no_wait: Annotated[bool, typer.Option(
         "--no-wait", help="Never wait for Enter, even with --step on a terminal.")] = False,
     format: Annotated[ParseFormat, typer.Option(
-        "--format", help="text: play the lesson (default); markdown: a handout; dot, "
-        "mermaid, json: the recording in that format.")] = ParseFormat.text,
+        "--format", help="text: play the lesson (default); markdown: a handout; html: a "
+        "page with story, graph, timeline and log; dot, mermaid, json: the recording in "
+        "that format.")] = ParseFormat.text,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", metavar="FILE", dir_okay=False,
         help="Write to FILE, as 'parse --output' does.")] = None,
@@ -350,6 +399,10 @@ def demo(
     color: Annotated[bool | None, typer.Option(
         "--color/--no-color", help="Force colours on or off (default: when a terminal).")
     ] = None,
+    site: Annotated[Path | None, typer.Option(
+        "--site", metavar="DIR", file_okay=False,
+        help="Write every lesson as an HTML page, plus index.html, into DIR: a course "
+             "for any static web server or to open from disk.")] = None,
 ) -> None:
     """Play a bundled lesson: a real recording explained, no root or strace needed."""
     from bpfexplain import demo as lessons
@@ -357,6 +410,13 @@ def demo(
     if list_:
         for lesson_name in lessons.lesson_names():
             typer.echo(lesson_name)
+        return
+    if site is not None:
+        if name is not None:
+            raise typer.BadParameter("--site writes every lesson; give no lesson name")
+        written = lessons.write_site(site, "verbose" if verbose else "default")
+        typer.echo(f"wrote {len(written)} pages to {site} (open {site / 'index.html'})",
+                   err=True)
         return
     from bpfexplain.render.console import make_console
 
@@ -369,6 +429,17 @@ def demo(
     if format is ParseFormat.events:
         raise typer.BadParameter("lessons are told as stories; use 'parse --format events' "
                                  "on a recording")
+    if format is ParseFormat.html:
+        from bpfexplain.render.export import write_text
+
+        pages = lessons.lesson_pages(lesson, detail)
+        for index, page in enumerate(pages):
+            if output is None:
+                sys.stdout.write(page)
+            else:
+                write_text(output if index == 0 else output.with_name(
+                    f"{output.stem}-{index + 1}{output.suffix}"), page)
+        return
     if format is not ParseFormat.text or output is not None:
         from bpfexplain.render.export import format_story, write_output
 

@@ -297,3 +297,69 @@ def _terms(story: Story, console: Console) -> None:
     text.append(", ".join(story.terms))
     text.append(" · bpfexplain explain TERM", style="dim")
     console.print(Padding(text, (1, 0, 0, 0), expand=False))
+
+
+# --------------------------------------------------------------------------------
+# pages: demo --format html and demo --site
+
+
+def page_names(lesson: Lesson) -> list[str]:
+    """File names of a lesson's pages: ``NAME.html``, then ``NAME-2.html``..."""
+    return [f"{lesson.name}.html" if index == 0 else f"{lesson.name}-{index + 1}.html"
+            for index in range(len(lesson.recordings))]
+
+
+def lesson_pages(lesson: Lesson, detail: str = "default", *,
+                 site: bool = False) -> list[str]:
+    """One HTML page per recording of a lesson (with site navigation when ``site``)."""
+    from bpfexplain.logtext import LogText, read_log
+    from bpfexplain.render.html import PageLink, PageOptions, story_html
+
+    names = page_names(lesson)
+    pages: list[str] = []
+    for index, recording in enumerate(lesson.recordings):
+        story = lesson_story(recording, detail)
+        log = read_log([str(recording_path(recording))])
+        # The page names the recording, not where this installation keeps it.
+        log = LogText((f"{recording}.log",), log.lines)
+        part = f" ({index + 1}/{len(names)})" if len(names) > 1 else ""
+        links: list[PageLink] = []
+        if site:
+            links.append(PageLink("index.html", "all lessons"))
+            if index > 0:
+                links.append(PageLink(names[index - 1], "previous recording"))
+            if index + 1 < len(names):
+                links.append(PageLink(names[index + 1], "next recording"))
+        options = PageOptions(title=f"{lesson.title}{part}",
+                              intro=lesson.intro + f" Recorded: {recorded_command(recording)}",
+                              look_for=lesson.look_for, links=links)
+        pages.append(story_html(story, log, options))
+    return pages
+
+
+def write_site(directory: Path, detail: str = "default") -> list[Path]:
+    """Every lesson as pages plus ``index.html``: a course for any static web server."""
+    from bpfexplain.render.export import write_text
+    from bpfexplain.render.html import index_html
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LessonError(f"{directory}: cannot create ({exc.strerror})") from None
+    written: list[Path] = []
+    entries: list[tuple[str, str, str]] = []
+    for lesson in LESSONS:
+        names = page_names(lesson)
+        for name, page in zip(names, lesson_pages(lesson, detail, site=True), strict=True):
+            path = directory / name
+            write_text(path, page)
+            written.append(path)
+        entries.append((names[0], lesson.title, lesson.intro))
+    index = directory / "index.html"
+    write_text(index, index_html(
+        "bpfexplain: eBPF lifecycles, explained from real recordings",
+        "Each lesson is a real strace recording of a real eBPF loader, told step by step "
+        "beside its lifecycle graph, a timeline of its objects and the log itself.",
+        entries))
+    written.append(index)
+    return written
