@@ -49,7 +49,8 @@ from bpfexplain import glossary
 from bpfexplain.logtext import LogText
 from bpfexplain.render.dot import picture_dot
 from bpfexplain.render.picture import Picture, Subject, build_picture
-from bpfexplain.story import Phase, Spans, Step, Story, cite
+from bpfexplain.story import Phase, Step, Story, cite
+from bpfexplain.story_words import Spans
 from bpfexplain.text import safe
 from bpfexplain.tracking import Attachment, Failure, Lifecycle, Obj
 
