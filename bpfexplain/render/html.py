@@ -61,6 +61,10 @@ their neighbours) until asked: a DOM of 100,000 rows would make the page slow to
 CONTEXT_LINES = 1
 """Neighbours shown around each cited line of a long log."""
 
+SHOWN_PER_STEP = 40
+"""In a long log, cited lines shown at first per step: a step that groups 100,000 map
+reads shows its first lines, the rest come in with the "show" buttons."""
+
 LONG_LINE = 4000
 """Characters of one log line shown in the pane (a verifier log line can be huge)."""
 
@@ -107,7 +111,10 @@ class _Links:
     subjects: dict[str, Subject] = field(default_factory=dict)
     at_line: dict[LineRef, list[str]] = field(default_factory=lambda: defaultdict(list))
     """Subjects each line's action is about."""
-    lines_of: dict[str, list[LineRef]] = field(default_factory=lambda: defaultdict(list))
+    lines_of: dict[str, dict[LineRef, None]] = field(
+        default_factory=lambda: defaultdict(dict))
+    """Lines of each subject's actions, in log order (a dict as an ordered set: a map
+    read 100,000 times has 100,000 lines)."""
 
     def key(self, subject: Subject) -> str:
         found = self.keys.get(id(subject))
@@ -135,8 +142,7 @@ class _Links:
                 key = self.key(subject)
                 if key not in self.at_line[ref]:
                     self.at_line[ref].append(key)
-                if ref not in self.lines_of[key]:
-                    self.lines_of[key].append(ref)
+                self.lines_of[key][ref] = None
 
 
 def _origin(subject: Subject) -> LineRef:
@@ -747,7 +753,7 @@ class _Page:
             steps[ref.id] = {"lines": [list(x) for x in ref.lines], "items": items}
         item_step: dict[str, str] = {}
         for key, subject in self.links.subjects.items():
-            candidates = [_origin(subject), *self.links.lines_of.get(key, [])]
+            candidates = [_origin(subject), *self.links.lines_of.get(key, {})]
             for f, n in candidates:
                 found = line_step.get(f"{f}:{n}")
                 if found is not None:
@@ -777,10 +783,11 @@ class _Page:
             if full:
                 shown = set(range(1, len(lines) + 1))
             else:
-                for f, n in self.cited:
-                    if f == index:
-                        shown.update(range(max(1, n - CONTEXT_LINES),
-                                           min(len(lines), n + CONTEXT_LINES) + 1))
+                for ref in self.steps:
+                    for f, n in sorted(ref.lines)[:SHOWN_PER_STEP]:
+                        if f == index:
+                            shown.update(range(max(1, n - CONTEXT_LINES),
+                                               min(len(lines), n + CONTEXT_LINES) + 1))
             out.append(f'<div class="lines" data-file="{index}">')
             gap_start: int | None = None
             for number in range(1, len(lines) + 1):
@@ -860,10 +867,10 @@ class _Page:
             f'<section id="graph" aria-label="the graph"><h2>The lifecycle</h2>{graph_part}'
             "</section>"
             f'<section id="timeline" aria-label="the timeline"><h2>Timeline</h2>'
-            f"{timeline_part}</section></div>"
+            f"{timeline_part}</section>"
             f'<section id="log" aria-label="the log"><h2>The log</h2>'
             f'<div class="logbox">{log_part}</div></section>'
-            "</main>"
+            "</div></main>"
             f'<script type="application/json" id="bpfx-data">{data}</script>{hidden_block}'
             f"<script>{SCRIPT}</script></body></html>\n"
         )
@@ -907,9 +914,9 @@ h3{font-size:1em;margin:.6em 0 .3em}
 .help,.files,.note,.legend{color:var(--dim);font-size:.9em;margin:.3em 0}
 nav.site a{margin-right:.3em}
 main{display:grid;grid-template-columns:minmax(320px,42%) 1fr;grid-template-areas:
-"story views" "log log";gap:12px 20px;padding:12px 20px;align-items:start}
+"story views";gap:12px 20px;padding:12px 20px;align-items:start}
 #story{grid-area:story;max-height:88vh;overflow:auto}
-.views{grid-area:views;min-width:0}#log{grid-area:log}
+.views{grid-area:views;min-width:0}
 section{min-width:0}
 details.phase{border:1px solid var(--line);border-radius:6px;margin:0 0 8px;padding:4px 8px}
 details.phase>summary{cursor:pointer;font-weight:600}
@@ -964,7 +971,7 @@ path.m-failure{stroke:var(--fail);stroke-width:2.5;fill:none}b.m-failure{color:v
 .lg{display:inline-block;width:14px;height:10px;border:1px solid #999;margin:0 3px 0 8px}
 .lg.k-prog{background:#c8e6c9}.lg.k-map{background:#b2ebf2}.lg.k-perf_event{background:#fff9c4}
 .lg.k-link{background:#bbdefb}.lg.k-attachment{background:#ffe0b2}
-.logbox{max-height:60vh;overflow:auto;border:1px solid var(--line);border-radius:6px;
+.logbox{max-height:45vh;overflow:auto;border:1px solid var(--line);border-radius:6px;
 font:12px/1.5 ui-monospace,Menlo,Consolas,monospace}
 .ln{display:flex;white-space:pre;padding:0 6px}
 .ln .no{min-width:5em;color:#999;text-align:right;padding-right:1em;user-select:none}
@@ -980,7 +987,7 @@ body.index main.index{display:block;max-width:60em}
 ol.lessons li{margin:0 0 1em}ol.lessons p{margin:.2em 0;color:#444}
 .lesson-intro{max-width:60em}.look-for{max-width:60em;color:#37474f}
 @media (max-width:900px){main{grid-template-columns:1fr;grid-template-areas:
-"story" "views" "log"}#story{max-height:none}}
+"story" "views"}#story{max-height:none}}
 @media print{
 body{font-size:11pt}.help,.gap,nav.site{display:none}
 main{display:block}#story{max-height:none;overflow:visible}
@@ -997,7 +1004,7 @@ SCRIPT = """
 (function(){
 'use strict';
 var D=JSON.parse(document.getElementById('bpfx-data').textContent);
-var hidden=null;
+var hidden=null, litLines={};
 function $$(sel,root){return Array.prototype.slice.call((root||document).querySelectorAll(sel));}
 function steps(){return $$('li.step');}
 function clear(){
@@ -1015,7 +1022,9 @@ function select(id,opts){
   el.classList.add('current');
   openPhase(el);
   var first=null;
+  litLines={};
   s.lines.forEach(function(r){
+    litLines[r[0]+':'+r[1]]=true;
     var ln=document.getElementById('L'+r[0]+'-'+r[1]);
     if(ln){ln.classList.add('lit');if(!first){first=ln;}}
   });
@@ -1065,6 +1074,8 @@ function expand(gap){
   for(var n=a;n<=stop;n++){
     var div=document.createElement('div');
     div.className='ln';div.id='L'+f+'-'+n;
+    if(D.lineStep[f+':'+n]){div.classList.add('cited');div.tabIndex=0;}
+    if(litLines[f+':'+n]){div.classList.add('lit');}
     div.setAttribute('data-file',f);div.setAttribute('data-line',n);
     var no=document.createElement('span');no.className='no';no.textContent=n;
     var code=document.createElement('code');code.textContent=lines[n-1]||'';
