@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -267,3 +268,23 @@ def test_demo_page_and_site(tmp_path: Path) -> None:
     assert (site / "pinning-2.html").is_file()
     bad = run_cli("demo", "classic", "--site", str(site))
     assert bad.returncode == 2 and "--site" in bad.stderr
+
+
+@pytest.mark.live("bpftrace")
+def test_run_writes_a_page_with_the_live_log(tmp_path: Path) -> None:
+    out = tmp_path / "run.html"
+    done = run_cli("run", "--quiet-live", "--duration", "2", "--format", "html", "-o", str(out),
+                   "--", "bpftrace", "-e",
+                   "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }")
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    # The log strace wrote (kept in a private directory for the page, then removed) is in
+    # the page, and the program loaded in this run has its bar.
+    assert "from &lt;strace&gt;" in page
+    data = data_of(page)
+    steps = data["steps"]
+    assert isinstance(steps, dict)
+    cited = {n for s in steps.values() for _, n in s["lines"]}
+    assert cited and all(f'id="L0-{n}"' in page for n in cited)
+    assert 'program &quot;sys_enter&quot;' in page and 'class="bar k-prog' in page
+    assert not list(Path(tempfile.gettempdir()).glob("bpfexplain-*/trace.log"))

@@ -319,6 +319,14 @@ def test_log_lines_and_keys_open_steps(browser: Any, pages: Path) -> None:
     browser.execute_script("arguments[0].focus()", line)
     line.send_keys(Keys.ENTER)
     assert lit_lines(browser) == {(0, story.lifecycle.real_programs()[0].line)}
+    # A glossary term shows its entry when it has keyboard focus, not only on hover.
+    term = browser.find_element("css selector", "details[open] li.step dfn.term")
+    tip = term.get_attribute("data-tip")
+    assert tip and len(tip) > 40
+    shown = "return getComputedStyle(arguments[0], '::after').content"
+    assert browser.execute_script(shown, term) in ("none", "normal", "")
+    browser.execute_script("arguments[0].focus()", term)
+    assert browser.execute_script(shown, term) == '"' + tip.replace('"', '\\"') + '"'
     assert console_errors(browser) == []
 
 
