@@ -20,7 +20,8 @@ class Sym(str):
 
 
 class Flags(tuple):  # type: ignore[type-arg]
-    """``A|B|0x10``: the members in print order, names as ``str`` and numbers as ``int``."""
+    """``A|B|0x10``: the members in print order, names as ``str`` and numbers as ``int``;
+    under ``-X verbose`` a member may be a ``Commented`` number (``0x5 /* BPF_JMP */``)."""
 
     __slots__ = ()
 
@@ -212,12 +213,26 @@ def as_text(value: Any) -> str | None:
 
 def flag_names(value: Any) -> list[str | int]:
     """Members of a flag set; a single symbol or number is a set of one."""
+    if isinstance(value, Commented):
+        # `-X verbose`: `0x80000 /* O_RDONLY|O_CLOEXEC */`, the names in the comment.
+        names = value.comment.strip().split("|")
+        if "?" not in value.comment and all(n and _is_identifier(n) for n in names):
+            return list(names)
     value = unwrap(value)
     if isinstance(value, Flags):
-        return list(value)
+        # A part may carry its own comment (`0x5 /* BPF_JMP */|0 /* BPF_K */`).
+        return [_flag_part(part) for part in value]
     if isinstance(value, (Sym, int)):
         return [value]
     return []
+
+
+def _flag_part(part: Any) -> str | int:
+    name = symbol(part)
+    if name is not None:
+        return name
+    plain = unwrap(part)
+    return plain if isinstance(plain, (Sym, int)) else str(plain)
 
 
 def _is_identifier(text: str) -> bool:

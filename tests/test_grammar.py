@@ -19,7 +19,17 @@ from bpfexplain.grammar import (
     parse_call_text,
     parse_value_text,
 )
-from bpfexplain.values import Commented, Elided, Fd, Flags, Func, InOut, Sym, Truncated
+from bpfexplain.values import (
+    Commented,
+    Elided,
+    Fd,
+    Flags,
+    Func,
+    InOut,
+    Sym,
+    Truncated,
+    flag_names,
+)
 
 
 def call(text: str) -> dict[str, Any]:
@@ -96,6 +106,52 @@ def test_shifts_inside_flag_sets() -> None:
     assert c["args"][0]["config"] == Flags([
         "PERF_COUNT_HW_CACHE_L1D", "PERF_COUNT_HW_CACHE_OP_READ<<8",
         "PERF_COUNT_HW_CACHE_RESULT_ACCESS<<16"])
+
+
+def test_x_verbose_instruction_code_has_a_comment_per_part() -> None:
+    # strace -v -X verbose (bpf.c print_ebpf_insn via print_bpf_filter_code): each
+    # part of an instruction's code is printed as a number with its own name.
+    c = call("bpf(0x5 /* BPF_PROG_LOAD */, {prog_type=0x1 /* BPF_PROG_TYPE_SOCKET_FILTER */, "
+             "insn_cnt=2, insns=[{code=0x7 /* BPF_ALU64 */|0 /* BPF_K */|0xb0 /* BPF_MOV */, "
+             "dst_reg=0 /* BPF_REG_0 */, src_reg=0 /* BPF_REG_0 */, off=0, imm=0}, "
+             "{code=0x5 /* BPF_JMP */|0 /* BPF_K */|0x90 /* BPF_EXIT */, dst_reg=0 /* BPF_REG_0 */, "
+             "src_reg=0 /* BPF_REG_0 */, off=0, imm=0}]}, 0x94) = 3")
+    insns = c["args"][1]["insns"]
+    assert insns[1]["code"] == Flags([Commented(5, "BPF_JMP"), Commented(0, "BPF_K"),
+                                      Commented(0x90, "BPF_EXIT")])
+    assert flag_names(insns[0]["code"]) == ["BPF_ALU64", "BPF_K", "BPF_MOV"]
+    assert insns[0]["dst_reg"] == Commented(0, "BPF_REG_0")
+
+
+def test_x_verbose_flag_set_named_in_one_comment() -> None:
+    c = call('openat(-100 /* AT_FDCWD */, "/etc/ld.so.cache", 0x80000 /* O_RDONLY|O_CLOEXEC */) = 3')
+    assert c["args"][2] == Commented(0x80000, "O_RDONLY|O_CLOEXEC")
+    assert flag_names(c["args"][2]) == ["O_RDONLY", "O_CLOEXEC"]
+    # An unknown bit keeps the number: nothing is named that strace did not name.
+    assert flag_names(call("x(0x80 /* O_??? */) = 0")["args"][0]) == [0x80]
+
+
+@pytest.mark.parametrize(("config", "parts"), [
+    # perf.c, PERF_TYPE_HW_CACHE: PMU type and extended bits as shifts, unknown
+    # members as numbers with a comment, the shift after the comment.
+    ("0xdeadf157<<32|PERF_COUNT_HW_CACHE_RESULT_MISS<<16|"
+     "0x3 /* PERF_COUNT_HW_CACHE_OP_??? */<<8|PERF_COUNT_HW_CACHE_NODE",
+     ["3735941463<<32", "PERF_COUNT_HW_CACHE_RESULT_MISS<<16", "3<<8",
+      "PERF_COUNT_HW_CACHE_NODE"]),
+    ("0x1<<24|0x2 /* PERF_COUNT_HW_CACHE_RESULT_??? */<<16|"
+     "PERF_COUNT_HW_CACHE_OP_PREFETCH<<8|0x7 /* PERF_COUNT_HW_CACHE_??? */",
+     ["1<<24", "2<<16", "PERF_COUNT_HW_CACHE_OP_PREFETCH<<8", 7]),
+    ("PERF_COUNT_HW_CACHE_RESULT_ACCESS<<16|PERF_COUNT_HW_CACHE_OP_READ<<8|"
+     "PERF_COUNT_HW_CACHE_L1D",
+     ["PERF_COUNT_HW_CACHE_RESULT_ACCESS<<16", "PERF_COUNT_HW_CACHE_OP_READ<<8",
+      "PERF_COUNT_HW_CACHE_L1D"]),
+])
+def test_hardware_cache_configs(config: str, parts: list[str | int]) -> None:
+    c = call(f"perf_event_open({{type=PERF_TYPE_HW_CACHE, size=0x88 /* PERF_ATTR_SIZE_??? */, "
+             f"config={config}, sample_period=0}}, 0, -1, -1, 0) = -1 ENOENT "
+             f"(No such file or directory)")
+    assert flag_names(c["args"][0]["config"]) == parts
+    assert c["args"][0]["sample_period"] == 0
 
 
 @pytest.mark.parametrize(("text", "value"), [
