@@ -16,7 +16,18 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
-from bpfexplain.values import Commented, Elided, Fd, Flags, Func, InOut, Sym, Truncated, Value
+from bpfexplain.values import (
+    Commented,
+    Elided,
+    Fd,
+    Flags,
+    Func,
+    InOut,
+    Sym,
+    Truncated,
+    Value,
+    symbol,
+)
 
 _GRAMMAR_NAME = "strace.lark"
 
@@ -199,8 +210,11 @@ class ToValues(Transformer[Token, Any]):
         # `1<<CAP_X`, `PERF_COUNT_HW_CACHE_OP_READ<<8`: kept as their text, a name
         # the knowledge tables can look up whole.
         # strace writes the arithmetic operators tight and the logical ones spaced.
+        # A part named only in its comment (`-X verbose`: `0x1 /* ..._MISS */<<16`)
+        # is kept by that name, so every -X style yields the same text.
         parts = [f" {i} " if isinstance(i, Token) and i in _SPACED_OPS
-                 else str(i) if isinstance(i, Token) else _plain(i) for i in items]
+                 else str(i) if isinstance(i, Token) else symbol(i) or _plain(i)
+                 for i in items]
         return Sym("".join(parts))
 
     def negated(self, value: Value) -> Value:

@@ -145,6 +145,11 @@ def test_x_verbose_flag_set_named_in_one_comment() -> None:
      "PERF_COUNT_HW_CACHE_L1D",
      ["PERF_COUNT_HW_CACHE_RESULT_ACCESS<<16", "PERF_COUNT_HW_CACHE_OP_READ<<8",
       "PERF_COUNT_HW_CACHE_L1D"]),
+    # -X verbose: every part a number with its name; the names are what is kept.
+    ("0xdeadf157<<32|0x1 /* PERF_COUNT_HW_CACHE_RESULT_MISS */<<16|"
+     "0x3 /* PERF_COUNT_HW_CACHE_OP_??? */<<8|0x6 /* PERF_COUNT_HW_CACHE_NODE */",
+     ["3735941463<<32", "PERF_COUNT_HW_CACHE_RESULT_MISS<<16", "3<<8",
+      "PERF_COUNT_HW_CACHE_NODE"]),
 ])
 def test_hardware_cache_configs(config: str, parts: list[str | int]) -> None:
     c = call(f"perf_event_open({{type=PERF_TYPE_HW_CACHE, size=0x88 /* PERF_ATTR_SIZE_??? */, "
@@ -466,3 +471,29 @@ def test_braces_inside_strings_do_not_count_as_nesting() -> None:
 def test_huge_number_is_a_syntax_problem_not_a_crash() -> None:
     with pytest.raises(SyntaxProblem):
         call("bpf(" + "9" * 5000 + ") = 1")
+
+
+@pytest.mark.parametrize(("line", "check"), [
+    # Shapes from strace's own test suite (tests/perf_event_open.c, bpf.c,
+    # ioctl_perf.c of 7.2, printed by strace 6.1 on this machine).
+    ("perf_event_open({type=PERF_TYPE_BREAKPOINT, size=0x90 /* PERF_ATTR_SIZE_??? */ => "
+     "0x88 /* PERF_ATTR_SIZE_??? */, config=0, __reserved_1=0x3130f0b /* Bits 63..38 */, "
+     "...}, 0, 0, 0, 0) = -1 E2BIG (Argument list too long)",
+     lambda c: c["args"][0]["size"] == InOut(Commented(0x90, "PERF_ATTR_SIZE_???"),
+                                             Commented(0x88, "PERF_ATTR_SIZE_???"))),
+    ('bpf(BPF_LINK_CREATE, {link_create={prog_fd=0, target_fd=0, attach_type=0x2f /* BPF_??? */, '
+     'flags=0, kprobe_multi={flags=0, cnt=4, syms=["foo", NULL, "OH", '
+     '"abcdefghijklmnopqrstuvwxyz012345"..., ... /* 0x7fab50195000 */]}}}, 48) = '
+     '-1 EINVAL (Invalid argument)',
+     lambda c: c["args"][1]["link_create"]["kprobe_multi"]["syms"][-1]
+     == Commented(Elided, "0x7fab50195000")),
+    ("ioctl(-1, _IOC(_IOC_READ|_IOC_WRITE, 0x24, 0xed, 0x3eed), 0xdeadbeefbadc0ded) = "
+     "-1 EBADF (Bad file descriptor)",
+     lambda c: c["args"][1] == Func("_IOC", (Flags(["_IOC_READ", "_IOC_WRITE"]), 0x24, 0xED,
+                                             0x3EED))),
+    ("ioctl(-1, PERF_EVENT_IOC_ENABLE, 0x2 /* PERF_IOC_FLAG_??? */) = -1 EBADF "
+     "(Bad file descriptor)",
+     lambda c: c["args"][2] == Commented(2, "PERF_IOC_FLAG_???")),
+])
+def test_strace_test_suite_shapes(line: str, check: Any) -> None:
+    assert check(call(line))

@@ -9,6 +9,11 @@ and ``.dynsym``.
 Only ELF64 is read (deep mode refuses 32-bit tracees anyway), with either byte order;
 layouts are those of ``/usr/include/elf.h`` (Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr,
 Elf64_Sym).  No pyelftools: four ``struct`` formats are enough.
+
+USDT probes (``usdt:/usr/bin/python3.11:python:function__entry``) are uprobes too:
+their addresses live in the ``.note.stapsdt`` notes (provider, name, the probe's
+address, the link-time ``.stapsdt.base`` and the semaphore), which :meth:`ElfSymbols.
+usdt_at` reads to name an offset as the USDT probe it is.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class ElfSymbols:
         self.endian = "<" if data[5] == 1 else ">"
         e = self.endian
         (_, _, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,
-         _) = struct.unpack_from(e + _EHDR, data, 0)
+         shstrndx) = struct.unpack_from(e + _EHDR, data, 0)
         self.segments: list[Segment] = []
         for i in range(phnum):
             at = phoff + i * phentsize
@@ -102,6 +107,7 @@ class ElfSymbols:
         symbols.sort(key=lambda s: (s.value, _preference(s)))
         self.symbols = symbols
         self._values = [s.value for s in symbols]
+        self.usdt = _stapsdt(data, e, sections, shstrndx)
 
     def vaddr(self, offset: int) -> int:
         """The virtual address a file offset is loaded at (the offset when unmapped)."""
@@ -124,6 +130,83 @@ class ElfSymbols:
             return None
         best = min(inside, key=lambda s: (-s.value, _preference(s)))
         return f"{best.name}+{address - best.value:#x}"
+
+
+    def offset(self, vaddr: int) -> int | None:
+        """The file offset an address is loaded from (None when no segment holds it)."""
+        for seg in self.segments:
+            if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
+                return vaddr - seg.vaddr + seg.offset
+        return None
+
+    def usdt_at(self, offset: int) -> UsdtProbe | None:
+        """The USDT probe whose address is loaded from file offset ``offset``."""
+        address = self.vaddr(offset)
+        for probe in self.usdt:
+            if probe.address == address:
+                return probe
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UsdtProbe:
+    """One ``.note.stapsdt`` entry, its addresses adjusted for prelinking."""
+
+    provider: str
+    name: str
+    address: int
+    semaphore: int
+    """The semaphore's address (0: none); a loader passes its file offset to the
+    kernel as the uprobe's reference counter (``config`` bits 32-63)."""
+
+
+SHT_NOTE = 7
+_NOTE_STAPSDT = 3
+
+
+def _stapsdt(data: bytes | mmap.mmap, e: str, sections: list[tuple[int, ...]],
+             shstrndx: int) -> list[UsdtProbe]:
+    """Every USDT probe of the file (empty when it has none)."""
+    if not sections or shstrndx >= len(sections):
+        return []
+    names_at, names_size = sections[shstrndx][4], sections[shstrndx][5]
+    names = bytes(data[names_at:names_at + names_size])
+
+    def name_of(section: tuple[int, ...]) -> bytes:
+        start = section[0]
+        end = names.find(b"\0", start)
+        return names[start:end if end >= 0 else None]
+
+    base_addr: int | None = None
+    notes: list[tuple[int, int]] = []
+    for section in sections:
+        name = name_of(section)
+        if name == b".stapsdt.base":
+            base_addr = section[3]  # sh_addr
+        elif section[1] == SHT_NOTE and name == b".note.stapsdt":
+            notes.append((section[4], section[5]))
+    probes: list[UsdtProbe] = []
+    for at, size in notes:
+        end = min(at + size, len(data))
+        while at + 12 <= end:
+            namesz, descsz, ntype = struct.unpack_from(e + "III", data, at)
+            owner_at = at + 12
+            desc_at = owner_at + ((namesz + 3) & ~3)
+            nxt = desc_at + ((descsz + 3) & ~3)
+            if nxt > end:
+                break
+            owner = bytes(data[owner_at:owner_at + namesz]).rstrip(b"\0")
+            if ntype == _NOTE_STAPSDT and owner == b"stapsdt" and descsz >= 24:
+                pc, base, semaphore = struct.unpack_from(e + "QQQ", data, desc_at)
+                text = bytes(data[desc_at + 24:desc_at + descsz]).split(b"\0")
+                if len(text) >= 2:
+                    # Prelinking moves .stapsdt.base; the note keeps the link-time base.
+                    shift = base_addr - base if base_addr is not None and base else 0
+                    probes.append(UsdtProbe(
+                        text[0].decode("utf-8", "replace"), text[1].decode("utf-8", "replace"),
+                        pc + shift, semaphore + shift if semaphore else 0))
+            at = nxt
+    return probes
 
 
 def _preference(s: Symbol) -> tuple[int, int, int, int]:
@@ -154,6 +237,12 @@ def symbols_of(path: str) -> ElfSymbols | None:
     except OSError:
         return None
     return _load(path, st.st_mtime_ns, st.st_size)
+
+
+def usdt_at(path: str, offset: int) -> UsdtProbe | None:
+    """The USDT probe at a uprobe file offset, or None."""
+    elf = symbols_of(path)
+    return elf.usdt_at(offset) if elf is not None else None
 
 
 def symbol_at(path: str, offset: int) -> str | None:
