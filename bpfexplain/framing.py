@@ -43,13 +43,14 @@ INTERESTING = TRACED
 # Cheap second looks for syscalls that are frequent in unfiltered traces but only
 # rarely matter, run on the complete call text:
 # - read matters when it returns short text (a tracepoint id or PMU type read from
-#   tracefs/sysfs, the possible-CPU list), never for binary data;
+#   tracefs/sysfs, the possible-CPU list), and for the one binary read that names the
+#   kernel build: the header of vmlinux BTF (magic 0xEB9F, `"\237\353\1\0`);
 # - ioctl when it is a perf ioctl ('$' = 0x24), by name or by number (-X raw);
 # - mmap when it maps shared memory (perf and ring buffers; MAP_SHARED is 0x1);
 # - fcntl when it duplicates a descriptor (F_DUPFD = 0, F_DUPFD_CLOEXEC = 0x406).
 # A false positive only costs one parse; a false negative would hide a step.
 _CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
-    "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"'),
+    "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"|"\\237\\353\\1\\0'),
     "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"),
     "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
     "mmap2": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),

@@ -18,8 +18,9 @@ What tells the kernel, most specific first:
   the sizes of its type and string sections, which tell one kernel build's BTF from
   another's.
 
-A release that differs from this machine's, or a version that differs, refuses every
-local lookup.  A matching version with no release is enough for tracepoint ids and
+The loader's BTF header decides when the log has one (equal: this build; different:
+another).  Otherwise a release that differs from this machine's, or a version that
+differs, refuses every local lookup.  A matching version with no release is enough for tracepoint ids and
 PMU types (they change with the kernel's configuration, which the version rarely
 hides) but not for BTF ids, which need the release or a matching BTF header.
 """
@@ -138,8 +139,10 @@ class LogOrigin:
         if self.live:
             return None
         here = self.this()
-        if kind == "btf" and self.btf is not None and here.btf is not None:
-            # The loader's own read of vmlinux BTF is the most direct evidence.
+        if self.btf is not None and here.btf is not None:
+            # The loader's own read of vmlinux BTF is the most direct evidence: BTF is
+            # generated from one kernel build, so equal section sizes mean this build
+            # (and so these tracepoint ids too), different ones another kernel.
             if self.btf == here.btf:
                 return None
             return ("the vmlinux BTF the loader read differs from this machine's "
