@@ -20,9 +20,10 @@ What tells the kernel, most specific first:
 
 The loader's BTF header decides when the log has one (equal: this build; different:
 another).  Otherwise a release that differs from this machine's, or a version that
-differs, refuses every local lookup.  A matching version with no release is enough for tracepoint ids and
-PMU types (they change with the kernel's configuration, which the version rarely
-hides) but not for BTF ids, which need the release or a matching BTF header.
+differs, refuses every local lookup.  A matching version with no release is enough
+for tracepoint ids and PMU types (they change with the kernel's configuration, which
+the version rarely hides) but not for BTF ids, which need the release or a matching
+BTF header.
 """
 
 from __future__ import annotations

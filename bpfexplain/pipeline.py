@@ -57,6 +57,8 @@ class LiveExplainer:
     """Explain while the loader runs: feed events, get steps worth printing now."""
 
     def __init__(self, resolver: Resolver, files: list[str] | None = None):
+        # Live: the log is being recorded on this machine, whose names are the right ones.
+        resolver.origin.live = True
         self.tracker = Tracker(resolver, files=files or ["<live>"])
 
     def feed(self, event: Event) -> list[Step]:

@@ -81,3 +81,18 @@ def plain(value: Any) -> Any:
 
 def plain_attrs(attr: dict[str, Any]) -> dict[str, Any]:
     return {k: plain(v) for k, v in attr.items() if v is not Elided and not k.startswith("#")}
+
+
+def kernel_version(value: Any) -> int | None:
+    """``kern_version`` as a version code, whatever ``-X`` printed:
+    ``KERNEL_VERSION(5, 15, 122)``, ``0x50f7a /* KERNEL_VERSION(5, 15, 122) */``, ``0x50f7a``."""
+    while isinstance(value, (Commented, InOut)):
+        value = value.value if isinstance(value, Commented) else value.after
+    if isinstance(value, Func) and value.name == "KERNEL_VERSION" and len(value.args) == 3:
+        parts = [as_int(a) for a in value.args]
+        if any(p is None or p < 0 for p in parts):
+            return None
+        major, minor, patch = (p or 0 for p in parts)
+        return (major << 16) + (minor << 8) + min(patch, 255)
+    number = as_int(value)
+    return number if number is not None and number >= 0 else None

@@ -10,7 +10,14 @@ from typing import Any
 
 from bpfexplain import knowledge as kn
 from bpfexplain.tracking.base import TrackerBase
-from bpfexplain.tracking.fields import enum, find, kind_from_annotation, plain, plain_attrs
+from bpfexplain.tracking.fields import (
+    enum,
+    find,
+    kernel_version,
+    kind_from_annotation,
+    plain,
+    plain_attrs,
+)
 from bpfexplain.tracking.probes import btf_feature, looks_like_probe_prog
 from bpfexplain.tracking.records import Obj, ObjKind, Pin
 from bpfexplain.values import Call, as_int, as_text, flag_names, symbol, unwrap
@@ -69,6 +76,11 @@ class BpfObjects(TrackerBase):
         for key in ("attach_btf_id", "kern_version", "prog_flags", "log_level"):
             if key in attr:
                 attrs[key] = plain(attr[key])
+        code = kernel_version(attr.get("kern_version"))
+        if code:
+            # The recording kernel's version, as the loader computed it: whether this
+            # machine may name the log's numbers (see bpfexplain.origin).
+            self.resolver.note_kernel_version(code)
         if call.deep:
             attrs.update({k: v for k, v in call.deep.items() if k != "verifier_log"})
         log = (call.deep or {}).get("verifier_log") or as_text(attr.get("log_buf"))
