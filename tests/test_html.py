@@ -288,3 +288,19 @@ def test_run_writes_a_page_with_the_live_log(tmp_path: Path) -> None:
     assert cited and all(f'id="L0-{n}"' in page for n in cited)
     assert 'program &quot;sys_enter&quot;' in page and 'class="bar k-prog' in page
     assert not list(Path(tempfile.gettempdir()).glob("bpfexplain-*/trace.log"))
+
+
+def test_a_story_without_a_log_still_links_story_graph_and_timeline() -> None:
+    # run --deep reads the loader itself: there is no strace log to show.
+    story = fixture_story("seed.log")
+    page = story_html(story, None)
+    assert "there are no log lines to show" in page and 'class="ln' not in page
+    assert "line order" in page and 'class="bar k-prog' in page
+    data = data_of(page)
+    assert data["steps"] and data["nodes"]
+
+
+def test_per_cpu_lanes_say_which_cpu() -> None:
+    page = page_of(FIXTURES / "profile.log")
+    assert "perf event profile:hz:99 (cpu 0)" in page
+    assert "perf event profile:hz:99 (cpu 1)" in page

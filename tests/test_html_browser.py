@@ -207,6 +207,19 @@ def test_a_step_lights_its_objects_in_graph_and_timeline(browser: Any, pages: Pa
         "return Array.from(document.querySelectorAll('rect.bar.lit'))"
         ".map(e => e.dataset.startLine);")
     assert lit_bars == [str(prog.line)]
+    # ...and its log line scrolled into the log pane's view.
+    assert browser.execute_script(
+        "var l = document.querySelector('.ln.lit').getBoundingClientRect(),"
+        " b = document.querySelector('.logbox').getBoundingClientRect();"
+        "return l.top >= b.top && l.bottom <= b.bottom;")
+    browser.execute_script("document.querySelector('.logbox').scrollTop = 0")
+    click(browser, browser.find_elements("css selector", "li.step")[-1])
+    last = page_steps(story)[-1]
+    if last:
+        assert browser.execute_script(
+            "var l = document.querySelector('.ln.lit').getBoundingClientRect(),"
+            " b = document.querySelector('.logbox').getBoundingClientRect();"
+            "return l.top >= b.top && l.bottom <= b.bottom;")
 
 
 # ----------------------------------------------------------------------------- views → story

@@ -50,7 +50,7 @@ from bpfexplain.logtext import LogText
 from bpfexplain.render.dot import picture_dot
 from bpfexplain.render.picture import Picture, Subject, build_picture
 from bpfexplain.story import Phase, Step, Story, cite
-from bpfexplain.story_words import Spans
+from bpfexplain.story_words import Spans, name_spans
 from bpfexplain.text import safe
 from bpfexplain.tracking import Attachment, Failure, Lifecycle, Obj
 
@@ -279,7 +279,12 @@ def _bar_kind(obj: Obj) -> str:
 
 
 def _subject_label(obj: Obj) -> str:
-    return obj.label()
+    """The story's own words for an object (``program "sys_enter"``, ``map id 12``)."""
+    label = "".join(text for text, _ in name_spans(obj))
+    cpu = obj.attrs.get("cpu")
+    if obj.kind == "perf_event" and isinstance(cpu, int) and cpu >= 0:
+        label += f" (cpu {cpu})"  # one per CPU: the lanes would read the same
+    return label
 
 
 def _timeline_groups(lc: Lifecycle, links: _Links) -> list[_Group]:
@@ -358,7 +363,7 @@ def _object_bar(obj: Obj, links: _Links, lc: Lifecycle) -> _Bar:
 
 def _attachment_bar(att: Attachment, links: _Links) -> _Bar:
     point = att.attach_point or "an unnamed event"
-    label = f"{att.prog.label()} → {point}"
+    label = f"{_subject_label(att.prog)} → {point}"
     marks = [_Mark(_origin(att), "attach", f"attached ({att.via})")]
     if att.enabled_line is not None:
         marks.append(_Mark((att.file, att.enabled_line), "enable", "live"))
