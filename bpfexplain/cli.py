@@ -127,7 +127,8 @@ def parse(
         "--output", "-o", metavar="FILE", dir_okay=False,
         help="Write to FILE. graph.svg/.png (with --format dot or mermaid; .png always): "
              "the picture drawn by Graphviz; story.svg/.html (--format text): the "
-             "coloured story for slides; any other name: the format's text.")] = None,
+             "coloured story for slides; with --format html, the page whatever the "
+             "name; any other name: the format's text.")] = None,
 ) -> None:
     """Explain a saved strace log.
 

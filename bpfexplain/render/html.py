@@ -690,7 +690,8 @@ class _Page:
         if problems:
             out.append('<section class="problems"><h3>What went wrong</h3><ol>')
             for problem in problems:
-                ref = self._add_step(None, tuple((0, n) for n in problem.lines))
+                ref = self._add_step(None, tuple((self._problem_file(problem.lines), n)
+                                                 for n in problem.lines))
                 detail = "".join(f"{esc(line)}\n" for line in problem.detail)
                 out.append(
                     f'<li class="step problem{" probe" if problem.probe else ""}" id="{ref}" '
@@ -710,6 +711,13 @@ class _Page:
             out.append('<ul class="footer">' + "".join(
                 f"<li>{esc(line)}</li>" for line in self.story.footer) + "</ul>")
         return "".join(out)
+
+    def _problem_file(self, lines: tuple[int, ...]) -> int:
+        """The input file of a problem's lines (problems come from failures, which know)."""
+        for failure in self.lc.failures:
+            if failure.line in lines:
+                return failure.file
+        return 0
 
     def _phase_html(self, phase: Phase, number: int) -> str:
         lines = cite(phase.lines)
