@@ -417,7 +417,7 @@ def _timeline_svg(groups: list[_Group], axis: _Axis) -> str:
             cls = "lane probe" if lane.probe else "lane"
             out.append(f'<g class="{cls}">')
             out.append(f'<text class="lanelabel" x="14" y="{y + 15}">'
-                       f'{esc(_clip(lane.label, 34))}<title>{esc(lane.label)}</title></text>')
+                       f'{esc(_clip(lane.label, 38))}<title>{esc(lane.label)}</title></text>')
             for bar in lane.bars:
                 x1 = x(bar.start)
                 x2 = x(bar.end) if bar.end is not None else x_end
