@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from bpfexplain import __version__
-from bpfexplain.errors import BpfexplainError, InputError
+from bpfexplain.errors import BpfexplainError
 
 if TYPE_CHECKING:
     from bpfexplain.framing import Stats
@@ -139,6 +139,12 @@ def parse(
     from bpfexplain.render.summary import summary_lines
 
     detail = _detail(brief, verbose)
+    output = _output_path(output)
+    if output is not None:
+        # Before reading a byte: a long log must not be parsed for nothing.
+        from bpfexplain.safeio import check_output
+
+        check_output(output)
     streams = open_inputs(files)
     stats = Stats()
     try:
@@ -149,6 +155,7 @@ def parse(
 
             resolver = make_resolver(files, tracepoint_ids=tracepoint_ids,
                                      local=resolve_locally)
+            _warn(resolver.warnings)
             log = None
             if format is ParseFormat.html:
                 from bpfexplain.logtext import capture
@@ -190,6 +197,13 @@ def _write_page(story: Story, log: LogText | None, output: Path | None) -> None:
         write_text(output, page)
 
 
+def _warn(warnings: list[str]) -> None:
+    from bpfexplain.text import safe
+
+    for warning in warnings:
+        typer.echo(f"bpfexplain: warning: {safe(warning)}", err=True)
+
+
 def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: bool) -> None:
     from bpfexplain.parser import parse_events
     from bpfexplain.render.events import event_line
@@ -201,10 +215,18 @@ def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: boo
         out.write("\n")
 
 
+def _output_path(output: Path | None) -> Path | None:
+    """``--output -`` is stdout, as for every other tool."""
+    return None if output is None or str(output) == "-" else output
+
+
 def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
                 log: LogText | None = None) -> None:
     """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
+    import io
+
     from bpfexplain.render.export import write_story
+    from bpfexplain.safeio import REPORT_MODE, write_file
 
     if fmt == "html":
         _write_page(story, log, output)
@@ -212,11 +234,9 @@ def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
     if output is None:
         write_story(story, fmt, sys.stdout, color=color)
         return
-    try:
-        with output.open("w", encoding="utf-8") as out:
-            write_story(story, fmt, out, color=color)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write ({exc.strerror})") from None
+    text = io.StringIO()
+    write_story(story, fmt, text, color=color)
+    write_file(output, text.getvalue(), mode=REPORT_MODE)
 
 
 class RunFormat(str, Enum):
@@ -291,8 +311,11 @@ def run(
     if deep and backend is Backend.strace:
         raise typer.BadParameter("--deep reads memory with the ptrace backend, "
                                  "not with --backend strace")
+    output = _output_path(output)
     if output is not None:
-        live.check_writable(output)
+        from bpfexplain.safeio import check_output
+
+        check_output(output)
     if deep or backend is Backend.ptrace:
         if pid is not None:
             raise typer.BadParameter("the ptrace backend starts the command itself; "
@@ -303,6 +326,11 @@ def run(
         _run_deep(list(command or []), duration=duration, quiet_live=quiet_live,
                   detail="brief" if brief else "verbose" if verbose else "default",
                   fmt=format.value, output=output, color=color)
+    if save is not None:
+        from bpfexplain.safeio import check_output
+
+        check_output(save)
+        check_output(live.meta_path(save))
     strace_bin = live.find_strace(strace)
     if command:
         live.resolve_command(command)
@@ -430,6 +458,11 @@ def demo(
     if format is ParseFormat.events:
         raise typer.BadParameter("lessons are told as stories; use 'parse --format events' "
                                  "on a recording")
+    output = _output_path(output)
+    if output is not None:
+        from bpfexplain.safeio import check_output
+
+        check_output(output)
     if format is ParseFormat.html:
         from bpfexplain.render.export import write_text
 
@@ -515,7 +548,10 @@ def main() -> None:
     except BpfexplainError as exc:
         if _state["traceback"]:
             raise
-        typer.echo(f"bpfexplain: error: {exc}", err=True)
+        from bpfexplain.text import safe
+
+        # One line, whatever file names or log text the message quotes.
+        typer.echo(f"bpfexplain: error: {safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         # `bpfexplain parse x | head`: the reader left; that is not an error.
@@ -524,7 +560,9 @@ def main() -> None:
     except Exception as exc:
         if _state["traceback"]:
             raise
-        typer.echo(f"bpfexplain: internal error: {type(exc).__name__}: {exc} "
+        from bpfexplain.text import safe
+
+        typer.echo(f"bpfexplain: internal error: {type(exc).__name__}: {safe(str(exc))} "
                    "(run with --traceback and report it)", err=True)
         sys.exit(1)
 

@@ -18,7 +18,9 @@ from typing import TextIO
 
 from bpfexplain.errors import EnvironmentProblem
 from bpfexplain.render.dot import story_dot
+from bpfexplain.safeio import REPORT_MODE, write_file
 from bpfexplain.story import Story
+from bpfexplain.text import safe
 
 PICTURE_FORMATS = ("dot", "mermaid")
 STORY_WIDTH = 100
@@ -52,8 +54,10 @@ def render_graph(story: Story, output: Path, image: str, *,
     source = story_dot(story)
     try:
         # 144 dpi: a PNG is for slides, where the default 96 dpi looks blurred.
+        # The picture comes back on stdout, never `dot -o`: dot would open the path
+        # itself, following whatever symlink or FIFO sits there.
         extra = ["-Gdpi=144"] if image == "png" else []
-        done = subprocess.run([found, f"-T{image}", *extra, "-o", str(output)],
+        done = subprocess.run([found, f"-T{image}", *extra],
                               input=source.encode(),
                               capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -61,7 +65,8 @@ def render_graph(story: Story, output: Path, image: str, *,
     if done.returncode != 0:
         first = done.stderr.decode(errors="replace").strip().splitlines()
         raise ExportError(f"cannot render {output.name}: dot failed"
-                          + (f" ({first[0]})" if first else ""))
+                          + (f" ({safe(first[0])})" if first else ""))
+    write_file(output, done.stdout, mode=REPORT_MODE)
 
 
 def export_story(story: Story, output: Path, kind: str, *, title: str = "bpfexplain") -> None:
@@ -85,10 +90,8 @@ def write_text(output: Path, text: str) -> None:
 
 
 def _write(output: Path, text: str) -> None:
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ExportError(f"{output}: cannot write ({exc.strerror})") from None
+    # The one way a report reaches a file: see bpfexplain.safeio.
+    write_file(output, text, mode=REPORT_MODE)
 
 
 def format_story(story: Story, fmt: str) -> str:
@@ -104,11 +107,10 @@ def format_story(story: Story, fmt: str) -> str:
 
         return handout_markdown(story)
     if fmt == "json":
-        import json
-
         from bpfexplain.render.json import story_json
+        from bpfexplain.text import json_text
 
-        return json.dumps(story_json(story), indent=2, ensure_ascii=False) + "\n"
+        return json_text(story_json(story), indent=2) + "\n"
     from bpfexplain.render.text import make_console, print_story
 
     out = io.StringIO()
