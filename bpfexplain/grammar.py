@@ -7,6 +7,7 @@ the contextual lexer, and the transformer runs inside the parser so no tree is b
 
 from __future__ import annotations
 
+import pickle
 import re
 from functools import lru_cache
 from importlib import resources
@@ -74,7 +75,17 @@ def unquote(token: str) -> str:
         return text
 
 
+MAX_NUMBER_DIGITS = 40
+"""Longest number accepted from a log.  strace prints 64-bit values (20 decimal
+digits, 16 hex, 22 octal); a longer one is hostile or damaged, and Python would
+refuse to print a decimal of more than 4,300 digits anyway, in every renderer."""
+
+
 def _number(text: str) -> int | Sym:
+    # The grammar's edge: every number of a call passes here before it is an int.
+    if len(text) > MAX_NUMBER_DIGITS + 3:
+        raise ValueError(f"a number of {len(text):,} characters (more than "
+                         f"{MAX_NUMBER_DIGITS} digits)")
     if text.startswith(("0x", "-0x")):
         return int(text, 16)
     if "." in text or "e" in text or "E" in text:
@@ -349,45 +360,92 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _cache_file(text: str) -> str | bool:
-    """Where Lark may keep its analysed grammar: a private per-user directory.
+CACHE_LIMIT = 1 << 20
+"""The analysed grammar is about 30 kB; anything much bigger is not ours."""
 
-    Building the LALR tables costs about 0.3 s, a third of a short ``run``.  Lark's
-    own default cache lives in the shared temp directory and is a pickle: anyone
-    could plant one there for root to load, so the cache goes under the user's own
-    cache directory instead, or nowhere when that is not writable.
+
+def _cache_dir() -> str | None:
+    """The private directory for the analysed grammar, or None for no cache at all.
+
+    Root takes its own home from the password database, never ``$HOME`` or
+    ``$XDG_CACHE_HOME``: under ``sudo -E`` those point into a user's home, where a
+    cache would be theirs to swap and where a root-owned ``~/.cache`` would break
+    their own programs.
     """
-    import hashlib
     import os
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "bpfexplain")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.stat(folder)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return False
-    except OSError:
-        return False
-    import lark
+    from bpfexplain.safeio import home_of_euid
 
-    digest = hashlib.sha256((lark.__version__ + text).encode()).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{digest}.lark")
+    if os.geteuid() == 0:
+        home = home_of_euid()
+        return str(home / ".cache" / "bpfexplain") if home is not None else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bpfexplain")
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Loads dicts, lists, strings and numbers only: refusing every global means a
+    pickle cannot name a function to call, so loading it cannot run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"global {module}.{name} refused")
+
+
+def _build(text: str) -> Lark:
+    return Lark(text, parser="lalr", lexer="contextual", transformer=ToValues(),
+                maybe_placeholders=True, start=["call", "info"])
+
+
+def _cached_parser(text: str) -> Lark:
+    """The parser from the grammar cache, or built (and cached) when there is none.
+
+    Building the LALR tables costs about 0.3 s, a third of a short ``run``.  Lark's
+    own ``cache=`` option opens its pickle by path and unpickles it whole, so the
+    cache is kept here instead: in a directory that is ours alone (checked on each
+    opened descriptor, see :func:`bpfexplain.safeio.open_private_dir`), holding only
+    Lark's plain serialised tables, loaded with an unpickler that accepts no globals.
+    """
+    import hashlib
+    import io
+    import os
+
+    import lark
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    from bpfexplain.safeio import open_private_dir, read_private, write_private
+
+    folder = _cache_dir()
+    dir_fd = open_private_dir(folder, create=2) if folder else None
+    if dir_fd is None:
+        return _build(text)
+    try:
+        digest = hashlib.sha256((lark.__version__ + text).encode()).hexdigest()[:16]
+        name = f"grammar-{digest}.pickle"
+        data = read_private(dir_fd, name, limit=CACHE_LIMIT)
+        if data is not None:
+            try:
+                tables = _PlainUnpickler(io.BytesIO(data)).load()
+                loaded: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+                    tables["data"], tables["memo"], transformer=ToValues())
+                return loaded
+            except Exception:  # any damage: rebuild and rewrite
+                pass
+        built = _build(text)
+        tables, memo = built.memo_serialize([TerminalDef, Rule])
+        tables["options"] = {k: v for k, v in tables["options"].items()
+                             if k != "transformer"}
+        write_private(dir_fd, name, pickle.dumps({"data": tables, "memo": memo},
+                                                 protocol=pickle.HIGHEST_PROTOCOL))
+        return built
+    finally:
+        os.close(dir_fd)
 
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The one parser of this process (grammar compiled once, then cached)."""
-    text = grammar_text()
-    return Lark(
-        text,
-        parser="lalr",
-        lexer="contextual",
-        transformer=ToValues(),
-        maybe_placeholders=True,
-        start=["call", "info"],
-        cache=_cache_file(text),
-    )
+    return _cached_parser(grammar_text())
 
 
 class SyntaxProblem(Exception):
