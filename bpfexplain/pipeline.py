@@ -5,30 +5,26 @@ The CLI calls these; so can anyone using bpfexplain as a library.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 from bpfexplain.framing import Stats
 from bpfexplain.parser import parse_events
-from bpfexplain.resolve import Resolver
+from bpfexplain.resolve import Resolver, sidecar_candidates
 from bpfexplain.story import Step, Story, build_story, step_for_action
 from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
 from bpfexplain.values import Event
 
 
 def sidecar_for(path: str) -> Path | None:
-    """``trace.log`` → ``trace.meta.json`` or ``trace.log.meta.json``, when one exists."""
-    if path in ("-", "<stdin>"):
-        return None
-    p = Path(path)
-    for candidate in (p.with_suffix(".meta.json"), Path(str(p) + ".meta.json"),
-                      p.parent / (p.parent.name + ".meta.json") if p.parent.is_dir() else None):
-        if candidate is not None and candidate.is_file():
-            return candidate
-    # `strace -ff` files live in a directory NAME/ beside NAME.meta.json
-    beside = p.parent.with_suffix(".meta.json")
-    return beside if beside.is_file() else None
+    """``trace.log`` → ``trace.log.meta.json`` or ``trace.meta.json``, the first that
+    exists (see :func:`bpfexplain.resolve.sidecar_candidates`)."""
+    for candidate in sidecar_candidates(path):
+        if os.path.lexists(candidate):
+            return Path(candidate)
+    return None
 
 
 def make_resolver(paths: Iterable[str], *, tracepoint_ids: Path | None = None,

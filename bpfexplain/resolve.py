@@ -18,6 +18,7 @@ from, in order of trust:
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,82 @@ _PMU_TYPE_PATH = re.compile(r"/event_source/devices/([^/]+)/type$")
 Source = str
 """Where a name came from: ``log``, ``file`` or ``local``."""
 
+SIDECAR_LIMIT = 1 << 20
+"""A sidecar names a few tracepoints and PMUs: a few kB.  A megabyte is generous."""
+
+IDS_LIMIT = 16 << 20
+"""``--tracepoint-ids``: a whole machine's list is about 100 kB."""
+
+NAME_LIMIT = 256
+"""Longest name taken from a sidecar or ids file (tracefs names are far shorter)."""
+
+_ID = re.compile(r"[0-9]{1,10}")
+_SIDECAR_NAME = re.compile(r"[!-~]{1,256}")
+"""Tracepoint and PMU names: printable ASCII, no spaces."""
+
+
+def _id_number(text: str) -> int | None:
+    """A tracepoint id or PMU type: 1-10 ASCII digits (``isdigit`` also takes ``٣``)."""
+    return int(text) if _ID.fullmatch(text) else None
+
+
+def _shown(text: str) -> str:
+    from bpfexplain.text import safe
+
+    return safe(text if len(text) <= 40 else text[:40] + "…")
+
+
+def sidecar_candidates(path: str) -> list[str]:
+    """The sidecars a log may have: ``LOG.meta.json`` (what ``run --save`` writes) and,
+    for ``NAME.log``, ``NAME.meta.json`` (the fixtures' naming).  Only the log's own:
+    never a file named after its directory, which anyone who can write there (or in
+    its parent, ``/tmp``) could plant."""
+    if path in ("-", "<stdin>"):
+        return []
+    trimmed = path.rstrip("/")
+    if not trimmed or os.path.basename(trimmed) in ("", ".", ".."):
+        return []  # `parse .`: a directory given by a name with no name in it
+    found = [trimmed + ".meta.json"]
+    stem, suffix = os.path.splitext(trimmed)
+    if suffix and os.path.basename(stem):
+        found.append(stem + ".meta.json")
+    return found
+
+
+def _check_sidecar(data: object, path: Path) -> tuple[dict[int, str], dict[int, str]]:
+    """The two tables a sidecar may carry, checked; InputError on anything malformed."""
+    def bad(why: str) -> InputError:
+        return InputError(f"{path}: bad sidecar: {why}")
+
+    if not isinstance(data, dict):
+        raise bad(f"a JSON object expected, not {type(data).__name__}")
+    tracepoints: dict[int, str] = {}
+    pmus: dict[int, str] = {}
+    kernel = data.get("kernel")
+    if kernel is not None and (not isinstance(kernel, str)
+                               or not _SIDECAR_NAME.fullmatch(kernel)):
+        raise bad("kernel must be a release such as \"6.1.0-18-amd64\"")
+    table = data.get("tracepoint_ids") or {}
+    if not isinstance(table, dict):
+        raise bad("tracepoint_ids must be an object of \"ID\": \"CAT:NAME\"")
+    for key, name in table.items():
+        number = _id_number(key)
+        if number is None:
+            raise bad(f"tracepoint id {_shown(key)!s} is not 1-10 digits 0-9")
+        if not isinstance(name, str) or not _SIDECAR_NAME.fullmatch(name):
+            raise bad(f"tracepoint {number}: name must be printable ASCII text")
+        tracepoints[number] = name
+    table = data.get("pmu_types") or {}
+    if not isinstance(table, dict):
+        raise bad("pmu_types must be an object of \"NAME\": NUMBER")
+    for name, number in table.items():
+        if not _SIDECAR_NAME.fullmatch(name):
+            raise bad(f"PMU name {_shown(name)} must be printable ASCII text")
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < 1 << 32:
+            raise bad(f"PMU {name}: type must be a number 0..2^32-1")
+        pmus[number] = name
+    return tracepoints, pmus
+
 
 @dataclass
 class Resolver:
@@ -43,6 +120,8 @@ class Resolver:
     """Fall back to this machine's tracefs/sysfs for numbers nobody else named."""
     origin: LogOrigin = field(default_factory=LogOrigin)
     """Which kernel recorded the log: local names only when it is this one."""
+    warnings: list[str] = field(default_factory=list)
+    """Files found but not used (wrong owner, a symlink...), for the user to hear of."""
     _local_tp_cache: dict[int, str] | None = None
     _local_pmu_cache: dict[int, str] | None = None
 
@@ -54,10 +133,9 @@ class Resolver:
             # The first read of vmlinux BTF: its header identifies the kernel build.
             self.origin.note_btf_read(_bytes(content))
             return
-        text = content.strip()
-        if not text.lstrip("-").isdigit():
+        number = _id_number(content.strip())
+        if number is None:
             return
-        number = int(text)
         m = _TP_ID_PATH.search(path)
         if m is not None:
             self.tracepoints[number] = (f"{m.group(1)}:{m.group(2)}", "log")
@@ -67,43 +145,60 @@ class Resolver:
             self.pmus[number] = (m.group(1), "log")
 
     def load_tracepoint_ids(self, path: Path) -> None:
-        """``ID CAT:NAME`` lines (also accepts ``CAT:NAME ID`` and a sysfs ``.../id`` path)."""
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read tracepoint ids ({exc.strerror})") from None
-        for raw in lines:
+        """``ID CAT:NAME`` lines (also accepts ``CAT:NAME ID`` and a sysfs ``.../id`` path).
+
+        Lines of anything else are skipped; a line that *looks* like an id but is not
+        a plain number of at most ten ASCII digits is an input error, said once."""
+        from bpfexplain.safeio import read_named
+
+        data = read_named(path, limit=IDS_LIMIT)
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        for number_line, raw in enumerate(lines, 1):
             parts = raw.split()
             if len(parts) != 2:
                 continue
             a, b = parts
             if a.isdigit():
-                number, name = int(a), b
+                number_text, name = a, b
             elif b.isdigit():
-                number, name = int(b), a
+                number_text, name = b, a
             else:
                 continue
+            number = _id_number(number_text)
+            if number is None:
+                raise InputError(f"{path}:{number_line}: {_shown(number_text)} is not a "
+                                 "tracepoint id (at most 10 digits 0-9)")
             m = re.search(r"events/([^/]+)/([^/]+)/id$", name)
             if m is not None:
                 name = f"{m.group(1)}:{m.group(2)}"
-            self.tracepoints.setdefault(number, (name, "file"))
+            self.tracepoints.setdefault(number, (name[:NAME_LIMIT], "file"))
 
     def load_sidecar(self, path: Path) -> bool:
-        """Read a ``LOG.meta.json`` sidecar when there is one; True when it was used."""
+        """Read a ``LOG.meta.json`` sidecar when there is one; True when it was used.
+
+        Only a regular file owned by us or root, at most SIDECAR_LIMIT bytes, is read:
+        anything else is skipped with a warning (a planted file must not name our
+        numbers).  Bad content is an input error, one line, exit 3."""
+        from bpfexplain.safeio import Untrusted, read_trusted
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            raw = read_trusted(path, limit=SIDECAR_LIMIT)
+        except Untrusted as exc:
+            self.warnings.append(f"{path}: sidecar not used: {exc}")
             return False
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: unreadable sidecar ({exc})") from None
-        if not isinstance(data, dict):
+        if raw is None:
             return False
-        for key, name in (data.get("tracepoint_ids") or {}).items():
-            if str(key).isdigit() and isinstance(name, str):
-                self.tracepoints.setdefault(int(key), (name, "file"))
-        for name, key in (data.get("pmu_types") or {}).items():
-            if isinstance(key, int) and isinstance(name, str):
-                self.pmus.setdefault(key, (name, "file"))
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            raise InputError(f"{path}: bad sidecar: nested too deeply") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: bad sidecar: {_shown(str(exc))}") from None
+        tracepoints, pmus = _check_sidecar(data, path)
+        for number, name in tracepoints.items():
+            self.tracepoints.setdefault(number, (name, "file"))
+        for number, name in pmus.items():
+            self.pmus.setdefault(number, (name, "file"))
         kernel = data.get("kernel")
         if isinstance(kernel, str):
             self.origin.note_release(kernel, "sidecar")
