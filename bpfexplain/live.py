@@ -27,7 +27,13 @@ Shapes chosen, and why:
   default), so the first Ctrl-C never stops the tracing: we keep reading until the
   command has detached its probes, printed its maps and exited.  The second Ctrl-C
   (or SIGTERM/SIGHUP) SIGKILLs every process strace traces, then strace.
-* strace gets ``PR_SET_PDEATHSIG``: if bpfexplain itself dies, strace goes too.
+* **A watchdog outlives a killed bpfexplain** (SIGKILL, the OOM killer): strace before
+  6.2 has no ``--kill-on-exit`` and a dying tracer only detaches its tracees, which
+  would leave a loader's programs attached with nobody watching.  The watchdog (see
+  ``_WATCHDOG``) kills what strace traces, then strace, and saves strace's last lines.
+  ``--kill-on-exit`` is passed as well where strace has it.
+* ``--save`` is written as it arrives (unbuffered) and its sidecar is written when the
+  run starts and again when it ends, so a killed run still leaves both.
 """
 
 from __future__ import annotations
@@ -114,6 +120,9 @@ class Strace:
     version: tuple[int, ...]
     version_text: str
 
+    kill_on_exit: bool = False
+    """``--kill-on-exit``: strace's tracees get SIGKILL when strace dies (EXITKILL)."""
+
     @property
     def seccomp_bpf(self) -> bool:
         return self.version >= MIN_SECCOMP_BPF
@@ -134,7 +143,8 @@ def find_strace(program: str = "strace") -> Strace:
     m = re.search(r"version (\d+)\.(\d+)(?:\.(\d+))?", first)
     if m is None:
         # A custom build with an unusual banner: assume it is recent rather than refuse.
-        return Strace(path, (99,), first or "unknown")
+        return Strace(path, (99,), first or "unknown",
+                      kill_on_exit=_has_kill_on_exit(path, (99,)))
     version = tuple(int(g) for g in m.groups() if g is not None)
     if version < MIN_STRACE:
         raise EnvironmentProblem(
@@ -142,7 +152,22 @@ def find_strace(program: str = "strace") -> Strace:
             f"'-e trace=?NAME' (needs {'.'.join(map(str, MIN_STRACE))} or newer); "
             "install a newer strace"
         )
-    return Strace(path, version, first)
+    return Strace(path, version, first, kill_on_exit=_has_kill_on_exit(path, version))
+
+
+def _has_kill_on_exit(path: str, version: tuple[int, ...]) -> bool:
+    """Whether this strace knows ``--kill-on-exit`` (strace 6.1, for one, does not).
+
+    Asked of the binary's own help, not guessed from the version; strace before 6.2
+    cannot have it, so those are not even asked (a subprocess fewer at start-up).
+    """
+    if version < (6, 2):
+        return False
+    try:
+        out = subprocess.run([path, "-h"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"--kill-on-exit" in out.stdout + out.stderr
 
 
 def trace_filter() -> str:
@@ -156,6 +181,9 @@ def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
     benchmark so that it compares like with like."""
     # -q: "Process N attached/detached" would land on the user's terminal, not in the log.
     flags = ["-f", "-q", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter()]
+    if strace.kill_on_exit and not attach:
+        # strace dying (whatever kills it) takes the traced command with it.
+        flags.append("--kill-on-exit")
     if strace.seccomp_bpf and not attach:
         # Not with -p: the filter is installed in the command when strace starts it;
         # an attached process has none, and strace refuses the combination.
@@ -178,18 +206,6 @@ def resolve_command(command: Sequence[str]) -> str:
             raise CommandNotFound(f"{name}: is a directory", exit_code=126)
         raise CommandNotFound(f"{name}: permission denied (not executable)", exit_code=126)
     raise CommandNotFound(f"{name}: command not found")
-
-
-def check_writable(path: Path) -> None:
-    """Refuse an ``--output`` that could not be written *before* tracing, not after a
-    long run whose story would then be lost."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory")
-    if not parent.is_dir():
-        raise InputError(f"{path}: no such directory {str(parent)!r}")
-    if not os.access(path if path.exists() else parent, os.W_OK):
-        raise InputError(f"{path}: permission denied")
 
 
 def check_pid(pid: int) -> None:
@@ -313,6 +329,135 @@ def traced_by(tracer: int) -> set[int]:
 
 
 # --------------------------------------------------------------------------------
+# the watchdog: what strace cannot do for itself when bpfexplain is SIGKILLed
+
+_WATCHDOG = r"""
+import os, select, signal, sys, time
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+    signal.signal(s, signal.SIG_IGN)
+control, log, save, attach = (int(a) for a in sys.argv[1:5])
+said = b""
+while True:
+    chunk = os.read(control, 64)
+    if not chunk:
+        break
+    said += chunk
+words = said.split()
+if not words or words[-1] == b"done":
+    sys.exit(0)
+strace = int(words[0])
+
+def status(pid):
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = dict(line.split(b":", 1) for line in text.splitlines() if b":" in line)
+    return int(fields.get(b"PPid", b"0")), int(fields.get(b"TracerPid", b"0"))
+
+def traced():
+    found, children = set(), {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = status(int(entry))
+            if info is not None:
+                children.setdefault(info[0], []).append(int(entry))
+                if info[1] == strace:
+                    found.add(int(entry))
+    todo = [strace, *found]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.discard(strace)
+    found.discard(os.getpid())
+    return found
+
+deadline = time.monotonic() + 5
+while not attach and time.monotonic() < deadline:
+    victims = traced()
+    if not victims:
+        break
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.02)
+# strace writes the deaths (its last lines) and exits; then it is told to go anyway.
+grace = time.monotonic() + 0.5
+while status(strace) is not None and time.monotonic() < grace + 2:
+    if time.monotonic() > grace:
+        try:
+            os.kill(strace, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.02)
+if log >= 0 and save >= 0:
+    # Whatever strace wrote after bpfexplain died still reaches the saved log.
+    os.set_blocking(log, False)
+    end = time.monotonic() + 2
+    while time.monotonic() < end:
+        ready, _, _ = select.select([log], [], [], 0.1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(log, 1 << 16)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        os.write(save, chunk)
+"""
+"""Run with ``python -I -S -c`` in a session of its own, beside strace: if bpfexplain
+dies without saying ``done`` on the control pipe (SIGKILL, the OOM killer), it
+SIGKILLs everything strace traces, then strace, and copies strace's last lines into
+the ``--save`` log.  strace before 6.2 has no ``--kill-on-exit``, and a tracer that
+simply dies only *detaches* its tracees: a loader would keep its programs attached
+with nobody watching.  With ``-p`` only strace is killed (the process is not ours)."""
+
+
+class _Watchdog:
+    """The watchdog process and our end of its control pipe."""
+
+    def __init__(self, log_fd: int, save_fd: int, attach: bool):
+        import sys
+
+        read_end, self._control = os.pipe()  # both close-on-exec: nobody else inherits them
+        fds = [fd for fd in (read_end, log_fd, save_fd) if fd >= 0]
+        try:
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(read_end), str(log_fd),
+                 str(save_fd), str(int(attach))],
+                pass_fds=fds, stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            self.proc = None
+        finally:
+            os.close(read_end)
+
+    def watch(self, strace_pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._control, f"{strace_pid}\n".encode())
+
+    def stand_down(self) -> None:
+        """Everything ended in order: the watchdog leaves without touching anything."""
+        if self._control >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._control, b"done\n")
+            os.close(self._control)
+            self._control = -1
+        if self.proc is not None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+# --------------------------------------------------------------------------------
 # the log as a stream
 
 
@@ -384,6 +529,7 @@ class LiveTrace:
         self._reader: threading.Thread | None = None
         self._waiter: threading.Thread | None = None
         self._save: BinaryIO | None = None
+        self._watchdog: _Watchdog | None = None
         self._sigint_seen = float("-inf")
         self._tail = b""
         self._lock = threading.Lock()
@@ -405,10 +551,9 @@ class LiveTrace:
         with contextlib.suppress(OSError):
             fcntl.fcntl(self._rfd, _F_SETPIPE_SZ, 1 << 20)  # headroom, best effort
         if self.config.save is not None:
-            try:
-                self._save = open(self.config.save, "wb")  # noqa: SIM115 - closed in close()
-            except OSError as exc:
-                raise InputError(f"{self.config.save}: cannot write ({exc.strerror})") from None
+            from bpfexplain.safeio import LOG_MODE, create_stream
+
+            self._save = create_stream(self.config.save, mode=LOG_MODE)
         argv = [self.strace.path, *strace_flags(self.strace, attach=self.attach), "-o", fifo]
         if self.attach:
             argv += ["-p", str(self.config.pid)]
@@ -417,15 +562,22 @@ class LiveTrace:
         self.argv = argv
         mask = restore_mask if restore_mask is not None else set()
         libc = ctypes.CDLL(None)
+        self._watchdog = _Watchdog(self._rfd, self._save.fileno() if self._save else -1,
+                                   self.attach)
+        # With a watchdog, strace must outlive a killed bpfexplain for a moment: the
+        # watchdog finds the tracees through it.  Without one, strace dies with us.
+        death_signal = 0 if self._watchdog.proc is not None else signal.SIGKILL
 
         def child_setup() -> None:  # runs in the forked child before exec
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if death_signal:
+                libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
         try:
             self.proc = subprocess.Popen(argv, preexec_fn=child_setup)
         except OSError as exc:
             raise EnvironmentProblem(f"cannot start {self.strace.path}: {exc.strerror}") from None
+        self._watchdog.watch(self.proc.pid)
         self._reader = threading.Thread(target=self._read_loop, name="strace-reader",
                                         daemon=True)
         self._reader.start()
@@ -581,6 +733,9 @@ class LiveTrace:
             self._waiter.join(5)
         if self._reader is not None:
             self._reader.join(5)
+        if self._watchdog is not None:
+            self._watchdog.stand_down()
+            self._watchdog = None
         with self._lock:
             for fd in (self._wfd, self._rfd):
                 if fd is not None:
@@ -652,6 +807,7 @@ class LiveSession:
         try:
             self.started = time.monotonic()
             self.trace.start(restore_mask=self._old_mask)
+            self.write_meta(None)
             self._watcher = threading.Thread(target=self._watch, name="signal-watcher",
                                              daemon=True)
             self._watcher.start()
@@ -789,11 +945,15 @@ class LiveSession:
 
     # -- --save -------------------------------------------------------------------
 
-    def write_meta(self, outcome: Outcome) -> Path | None:
+    def write_meta(self, outcome: Outcome | None) -> Path | None:
         """``FILE.meta.json`` next to a ``--save FILE`` log: the names of the numbers
-        this machine gave (tracepoint ids, PMU types) so ``parse`` elsewhere agrees."""
+        this machine gave (tracepoint ids, PMU types) so ``parse`` elsewhere agrees.
+
+        Written once when the run starts (``outcome`` None) and again at its end."""
         if self.config.save is None:
             return None
+        from bpfexplain.safeio import REPORT_MODE, write_file
+
         path = meta_path(self.config.save)
         meta = machine_meta(self.tracepoint_ids)
         meta.update({
@@ -801,12 +961,9 @@ class LiveSession:
             "pid": self.config.pid,
             "strace_argv": self.trace.argv,
             "strace_version": self.trace.strace.version_text,
-            "exit_status": outcome.command_status,
+            "exit_status": outcome.command_status if outcome is not None else None,
         })
-        try:
-            path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+        write_file(path, json.dumps(meta, indent=2, sort_keys=True) + "\n", mode=REPORT_MODE)
         return path
 
 
