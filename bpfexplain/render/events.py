@@ -7,9 +7,9 @@ sets, fds, comments, truncation, functions and in/out values are tagged objects.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from bpfexplain.text import json_text
 from bpfexplain.values import (
     Call,
     Commented,
@@ -94,4 +94,4 @@ def event_record(event: Event, file_names: list[str] | None = None) -> dict[str,
 
 
 def event_line(event: Event, file_names: list[str] | None = None) -> str:
-    return json.dumps(event_record(event, file_names), ensure_ascii=False, sort_keys=False)
+    return json_text(event_record(event, file_names), sort_keys=False)

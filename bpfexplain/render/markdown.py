@@ -19,6 +19,20 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", safe(text))
 
 
+_BACKTICKS = re.compile(r"`+")
+
+
+def fenced(lines: tuple[str, ...] | list[str], indent: str = "  ") -> list[str]:
+    """Untrusted lines as a fenced code block nothing in them can close: the fence is
+    longer than any run of backticks inside (CommonMark's rule), so a log line of
+    three backticks stays text and raw HTML after it is never rendered."""
+    body = [safe(line) for line in lines]
+    longest = max((len(m.group()) for line in body for m in _BACKTICKS.finditer(line)),
+                  default=0)
+    fence = "`" * max(3, longest + 1)
+    return [indent + fence, *(indent + line for line in body), indent + fence]
+
+
 def _spans(spans: Spans) -> str:
     out = []
     for chunk, style in spans:
@@ -57,9 +71,7 @@ def story_markdown(story: Story, *, mermaid: str | None = None,
                     out.append(f"- {prefix}{_spans(step.text)}")
                     if step.extra:
                         out.append("")
-                        out.append("  ```")
-                        out += ["  " + safe(line).replace("```", "'''") for line in step.extra]
-                        out.append("  ```")
+                        out += fenced(step.extra)
                 out.append("")
     out += ["## Graph", ""]
     if mermaid:
@@ -73,7 +85,7 @@ def story_markdown(story: Story, *, mermaid: str | None = None,
         for p in real:
             out.append(f"- `{cite(p.lines)}` {_spans(p.text)}: {md_escape(p.why)}")
             if p.detail:
-                out += ["", "  ```", *("  " + safe(line) for line in p.detail), "  ```"]
+                out += ["", *fenced(p.detail)]
         out.append("")
     if glossary_terms:
         out += ["## Glossary", ""]

@@ -11,7 +11,7 @@ SHOWN = 5
 
 def _where(stats: Stats, file: int, line: int) -> str:
     if len(stats.files) > 1:
-        return f"{stats.files[file]}:{line}"
+        return f"{safe(stats.files[file])}:{line}"
     return f"line {line}"
 
 
