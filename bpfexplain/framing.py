@@ -28,6 +28,8 @@ The shapes, as strace writes them (``printleader`` in strace's ``src/strace.c``)
 from __future__ import annotations
 
 import heapq
+import io
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -551,6 +553,37 @@ def _merge_by_time(iterators: list[Iterator[Frame]]) -> Iterator[Frame]:
         yield frame
 
 
+class _ReopeningFile(io.RawIOBase):
+    """A file read by reopening it for each chunk: ``strace -ff`` directories hold one
+    file per process, often more than the open-files limit, and merging them by time
+    reads all of them side by side."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self._path = path
+        self._offset = 0
+        info = path.stat()  # raises like open() would, before any reading starts
+        self._identity = (info.st_dev, info.st_ino)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        from bpfexplain.errors import InputError
+
+        try:
+            with self._path.open("rb") as f:
+                info = os.fstat(f.fileno())
+                if (info.st_dev, info.st_ino) != self._identity:
+                    raise InputError(f"{self._path}: replaced while being read")
+                f.seek(self._offset)
+                n = f.readinto(buffer) or 0
+        except OSError as exc:
+            raise InputError(f"{self._path}: cannot read ({exc.strerror or exc})") from None
+        self._offset += n
+        return n
+
+
 def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
     """Open input paths (``-`` is stdin) for binary reading; one-line errors on failure."""
     import sys
@@ -575,7 +608,9 @@ def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
                         raise InputError(
                             f"{path}: a directory with no 'strace -ff' files (NAME.PID)")
                     for q in members:
-                        opened.append((str(q), q.open("rb")))
+                        # Opened only while read: a directory of thousands of files
+                        # must not need thousands of descriptors at once.
+                        opened.append((str(q), io.BufferedReader(_ReopeningFile(q), 1 << 16)))
                     continue
                 opened.append((path, p.open("rb")))
             except FileNotFoundError:
