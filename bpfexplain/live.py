@@ -81,6 +81,12 @@ SIGINT_GRACE = 0.3
 """How long to wait for strace to show the command receiving a group-wide SIGINT
 before concluding it did not and sending one ourselves."""
 
+SAME_KEYPRESS = 0.25
+"""A SIGINT this soon after the first one was dealt with is that same Ctrl-C relayed:
+``timeout`` passes its own SIGINT on to us and to its whole process group, so one
+keypress arrives two or three times within milliseconds.  Taking the copies for a
+second Ctrl-C would SIGKILL a loader busy printing its results."""
+
 SETTLED = 0.3
 """``--duration`` waits for this much quiet in the log before its SIGINT: a loader in
 the middle of starting up may lose it (bpftrace ignores a SIGINT in its first tenth
@@ -799,6 +805,7 @@ class LiveSession:
         self._old_mask: set[int | signal.Signals] | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._first_sigint_done = float("-inf")
 
     def __enter__(self) -> LiveSession:
         # Block before strace exists so that no Ctrl-C can slip between the two; the
@@ -869,7 +876,11 @@ class LiveSession:
             self.interrupted = True
             what = self.trace.interrupt(si_code)
             self.notice(f"Ctrl-C: {what} (Ctrl-C again to stop it now)")
+            self._first_sigint_done = time.monotonic()
             return
+        if signo == signal.SIGINT and \
+                time.monotonic() - self._first_sigint_done < SAME_KEYPRESS:
+            return  # the first Ctrl-C again, relayed (see SAME_KEYPRESS)
         self.forced_by = name
         self.notice(f"{name}: stopping everything now")
         self.trace.kill_all()
