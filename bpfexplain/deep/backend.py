@@ -232,6 +232,8 @@ class _Thread:
 class _State:
     events: list[Event] = field(default_factory=list)
     interrupts: int = 0
+    forced_by: int | None = None
+    """The signal (a second Ctrl-C, SIGTERM) that made us SIGKILL everything."""
     root: int = 0
     root_status: int | None = None
     root_execed: bool = False
@@ -401,6 +403,10 @@ class Tracer:
         finally:
             restore()
         status = self.state.root_status
+        if self.state.forced_by is not None:
+            # As the strace backend: 128+N for the signal that made us stop it, not
+            # the SIGKILL we sent (137).
+            return 128 + self.state.forced_by
         if status is None:
             return 0
         if os.WIFSIGNALED(status):
@@ -711,7 +717,11 @@ class Tracer:
             if signum == signal.SIGINT and self.state.interrupts == 1:
                 if not self._terminal_sent_it():
                     self._signal_root(signal.SIGINT)
+                _notice("Ctrl-C: waiting for the command to finish (Ctrl-C again to stop "
+                        "it now)")
             else:
+                self.state.forced_by = signum
+                _notice(f"{signal.Signals(signum).name}: stopping everything now")
                 self._kill_all()
 
         old_int = signal.signal(signal.SIGINT, on_interrupt)
@@ -756,6 +766,12 @@ class Tracer:
                 thread = self.threads.get(tid)
                 if thread is not None:
                     self._drop(thread)
+
+
+def _notice(message: str) -> None:
+    # Called from a signal handler: a plain write, no lock a renderer might hold.
+    with contextlib.suppress(OSError):
+        os.write(2, f"bpfexplain: {message}\n".encode())
 
 
 def _find_command(name: str) -> str:
