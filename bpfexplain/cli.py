@@ -124,7 +124,7 @@ def parse(
         "--color/--no-color", help="Force colours on or off (default: when a terminal).")
     ] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", metavar="FILE", dir_okay=False,
+        "--output", "-o", metavar="FILE",
         help="Write to FILE. graph.svg/.png (with --format dot or mermaid; .png always): "
              "the picture drawn by Graphviz; story.svg/.html (--format text): the "
              "coloured story for slides; with --format html, the page whatever the "
@@ -421,7 +421,7 @@ def demo(
         "page with story, graph, timeline and log; dot, mermaid, json: the recording in "
         "that format.")] = ParseFormat.text,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", metavar="FILE", dir_okay=False,
+        "--output", "-o", metavar="FILE",
         help="Write to FILE, as 'parse --output' does.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Every call, probes unfolded.")] = False,

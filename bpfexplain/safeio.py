@@ -292,11 +292,13 @@ def read_trusted(path: str | os.PathLike[str], *, limit: int,
             raise Untrusted(f"a {_kind(info.st_mode)}, not a regular file")
         if info.st_uid not in allowed:
             raise Untrusted(f"owned by uid {info.st_uid}, neither you nor root")
+        # Too big is bad data (exit 3), not a file to skip quietly.
         if info.st_size > limit:
-            raise Untrusted(f"{info.st_size:,} bytes, more than the {limit:,} allowed")
+            raise InputError(f"{os.fspath(path)}: {info.st_size:,} bytes, more than the "
+                             f"{limit:,} allowed")
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise Untrusted(f"more than the {limit:,} bytes allowed")
+        raise InputError(f"{os.fspath(path)}: more than the {limit:,} bytes allowed")
     return data
 
 
