@@ -33,7 +33,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from bpfexplain.grammar import SyntaxProblem, _number, _too_deep, parse_call_text, unquote
+from bpfexplain.grammar import (
+    MAX_NUMBER_DIGITS,
+    SyntaxProblem,
+    _number,
+    _too_deep,
+    parse_call_text,
+    unquote,
+)
 from bpfexplain.values import Commented, Elided, Fd, Flags, Func, InOut, Sym, Truncated
 
 _SLOTS = re.compile(
@@ -208,6 +215,8 @@ def _integer(text: str) -> int | Sym:
     """:func:`~bpfexplain.grammar._number` for a slot (never a fraction), faster for
     the common forms: ``int(text, 0)`` reads ``0x1f``, ``-12`` and ``0`` alike and
     refuses only the leading-zero octal strace prints for modes (``0644``)."""
+    if len(text) > MAX_NUMBER_DIGITS:
+        return _number(text)  # its length guard: too long for any value strace prints
     try:
         return int(text, 0)
     except ValueError:

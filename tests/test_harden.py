@@ -379,6 +379,19 @@ def test_a_4000_digit_number_is_an_unparsable_line(tmp_path: Path, fmt: str) -> 
     assert "more than 40 digits" in proc.stderr
 
 
+def test_huge_numbers_are_refused_by_the_shape_cache_too() -> None:
+    from bpfexplain.grammar import SyntaxProblem
+    from bpfexplain.shapes import ShapeCache
+
+    cache = ShapeCache()
+    line = "bpf(BPF_MAP_LOOKUP_ELEM, {map_fd=3, key=0x{}, value=0x7ffd}, 32) = 0"
+    for value in ("1", "2", "3"):  # the shape repeats: a template is learnt
+        cache.parse(line.replace("{}", value))
+    assert cache.hits
+    with pytest.raises(SyntaxProblem, match="more than 40 digits"):
+        cache.parse(line.replace("{}", "f" * 4000))
+
+
 # --------------------------------------------------------------------------------
 # 6. escapes per output context
 
