@@ -49,15 +49,29 @@ INTERESTING = TRACED
 #   kernel build: the header of vmlinux BTF (magic 0xEB9F, `"\237\353\1\0`);
 # - ioctl when it is a perf ioctl ('$' = 0x24), by name or by number (-X raw);
 # - mmap when it maps shared memory (perf and ring buffers; MAP_SHARED is 0x1);
-# - fcntl when it duplicates a descriptor (F_DUPFD = 0, F_DUPFD_CLOEXEC = 0x406).
+# - fcntl when it duplicates a descriptor (F_DUPFD = 0, F_DUPFD_CLOEXEC = 0x406);
+# - ioctl also for if_nametoindex/if_indextoname (SIOCGIFINDEX 0x8933, SIOCGIFNAME
+#   0x8910), which name the interface an ifindex stands for;
+# - setsockopt when it attaches or detaches a filter at SOL_SOCKET (1): SO_ATTACH_FILTER
+#   26, SO_DETACH_FILTER/SO_DETACH_BPF 27, SO_ATTACH_BPF 50, SO_ATTACH_REUSEPORT_CBPF 51,
+#   SO_ATTACH_REUSEPORT_EBPF 52, SO_DETACH_REUSEPORT_BPF 68 (0x44);
+# - the socket I/O calls when strace decoded a netlink message in them (nlmsg_type=),
+#   never for ordinary data.
 # A false positive only costs one parse; a false negative would hide a step.
 _CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
     "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"|"\\237\\353\\1\\0'),
-    "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"),
+    "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"
+                        r"|SIOCGIF(?:INDEX|NAME)|\b0x89(?:33|10)\b"),
     "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
     "mmap2": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
     "fcntl": re.compile(r"F_DUPFD|(?<=fcntl\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
     "fcntl64": re.compile(r"F_DUPFD|(?<=fcntl64\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
+    "setsockopt": re.compile(r"SO_(?:ATTACH|DETACH)_|(?<=setsockopt\()[^,]*, (?:0x1|1), "
+                             r"(?:0x1[ab]|0x3[234]|0x44|2[67]|5[012]|68)[,)]"),
+    "sendmsg": re.compile(r"nlmsg_type="),
+    "sendto": re.compile(r"nlmsg_type="),
+    "recvmsg": re.compile(r"nlmsg_type="),
+    "recvfrom": re.compile(r"nlmsg_type="),
 }
 
 # What printleader writes before a call: `[pid  1234] ` (strace on stderr) or

@@ -301,3 +301,59 @@ def test_unparsable_line_keeps_its_number_and_the_rest_is_read() -> None:
     cs = calls("bpf(BPF_MAP_CREATE, {map_type=} = 3", BPF, stats=stats)
     assert [c.line for c in cs] == [2]
     assert [p.line for p in stats.unparsable] == [1]
+
+
+_NET_CALLS = ("socket", "setsockopt", "sendmsg", "sendto", "recvmsg", "recvfrom")
+
+
+def test_prefilter_keeps_filter_options_netlink_messages_and_ifindex_lookups(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The attach routes put these names in the traced set; the content checks decide
+    # which of their lines matter.  Made independent of which routes have landed.
+    from bpfexplain import framing
+    names = framing.INTERESTING | frozenset(_NET_CALLS)
+    monkeypatch.setattr(framing, "INTERESTING", names)
+    monkeypatch.setattr(framing, "_INTERESTING_BYTES", frozenset(n.encode() for n in names))
+    stats = Stats()
+    cs = calls(
+        "socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 5",
+        "setsockopt(5, SOL_SOCKET, SO_ATTACH_BPF, [4], 4) = 0",
+        "setsockopt(3, SOL_SOCKET, SO_SNDBUF, [32768], 4) = 0",
+        "setsockopt(3, SOL_NETLINK, NETLINK_EXT_ACK, [1], 4) = 0",
+        "setsockopt(5, 0x1, 0x32, [4], 4) = 0",
+        'sendto(3, "\\1\\2", 2, 0, NULL, 0) = 2',
+        "sendto(3, [{nlmsg_len=32, nlmsg_type=RTM_GETLINK, nlmsg_flags=NLM_F_REQUEST}, "
+        "{ifi_family=AF_UNSPEC}], 32, 0, NULL, 0) = 32",
+        "recvmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, "
+        "msg_namelen=12, msg_iov=[{iov_base=NULL, iov_len=0}], msg_iovlen=1, "
+        "msg_controllen=0, msg_flags=MSG_TRUNC}, MSG_PEEK|MSG_TRUNC) = 36",
+        'ioctl(5, SIOCGIFINDEX, {ifr_name="lo", ifr_ifindex=1}) = 0',
+        "ioctl(5, 0x8933, 0x7ffd) = 0",
+        stats=stats,
+    )
+    assert [(c.name, c.line) for c in cs] == [
+        ("socket", 1), ("setsockopt", 2), ("setsockopt", 5), ("sendto", 7), ("ioctl", 9),
+        ("ioctl", 10)]
+    assert stats.skipped == 4 and stats.unparsable == []
+
+
+def test_every_socket_and_netlink_line_of_the_net_fixtures_parses() -> None:
+    from pathlib import Path
+
+    from bpfexplain.grammar import SyntaxProblem, parse_call_text
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    seen = bad = 0
+    for log in sorted(fixtures.glob("net-*.log")):
+        for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
+            _, _, text = line.partition(" ")
+            text = text.lstrip()
+            if not text.startswith(tuple(n + "(" for n in (*_NET_CALLS, "ioctl"))) \
+                    or "<unfinished" in text or "resumed>" in text:
+                continue
+            seen += 1
+            try:
+                parse_call_text(text)
+            except SyntaxProblem as problem:
+                bad += 1
+                print(f"{log.name}:{number}: {problem}")
+    assert seen > 300 and bad == 0

@@ -497,3 +497,146 @@ def test_huge_number_is_a_syntax_problem_not_a_crash() -> None:
 ])
 def test_strace_test_suite_shapes(line: str, check: Any) -> None:
     assert check(call(line))
+# -- sockets and netlink (attach routes outside bpf()), from fixtures/net-*.log --------------
+
+def test_socket_call() -> None:
+    c = call("socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 3")
+    assert c["args"] == (Sym("AF_NETLINK"), Flags([Sym("SOCK_RAW"), Sym("SOCK_CLOEXEC")]),
+                         Sym("NETLINK_ROUTE"))
+    assert c["result"] == 3
+    c = call("socket(AF_ALG, SOCK_SEQPACKET, 0) = -1 EAFNOSUPPORT "
+             "(Address family not supported by protocol)")
+    assert c["args"] == (Sym("AF_ALG"), Sym("SOCK_SEQPACKET"), 0)
+    assert c["errno"] == "EAFNOSUPPORT"
+
+
+def test_setsockopt_attach_bpf_with_fd_value() -> None:
+    c = call("setsockopt(5, SOL_SOCKET, SO_ATTACH_BPF, [4], 4) = 0")
+    assert c["args"] == (5, Sym("SOL_SOCKET"), Sym("SO_ATTACH_BPF"), [4], 4)
+    c = call("setsockopt(5<UDP:[108494]>, SOL_SOCKET, SO_DETACH_FILTER, [0], 4) = 0")
+    assert c["args"][0] == Fd(5, "UDP:[108494]")
+    assert c["args"][2] == Sym("SO_DETACH_FILTER")
+
+
+def test_ioctl_siocgifindex_names_the_interface() -> None:
+    c = call('ioctl(5, SIOCGIFINDEX, {ifr_name="lo", ifr_ifindex=1}) = 0')
+    assert c["args"] == (5, Sym("SIOCGIFINDEX"), {"ifr_name": "lo", "ifr_ifindex": 1})
+
+
+_XDP_SENDMSG = (
+    'sendmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, '
+    'msg_namelen=12, msg_iov=[{iov_base=[{nlmsg_len=52, nlmsg_type=RTM_NEWLINK, '
+    'nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK, nlmsg_seq=1796311945, nlmsg_pid=0}, '
+    '{ifi_family=AF_UNSPEC, ifi_type=ARPHRD_NETROM, ifi_index=if_nametoindex("lo"), '
+    'ifi_flags=0, ifi_change=0}, [{nla_len=20, nla_type=IFLA_XDP}, '
+    '[[{nla_len=8, nla_type=IFLA_XDP_FD}, 7], [{nla_len=8, nla_type=IFLA_XDP_FLAGS}, '
+    'XDP_FLAGS_UPDATE_IF_NOEXIST|XDP_FLAGS_SKB_MODE]]]], iov_len=52}], msg_iovlen=1, '
+    'msg_controllen=0, msg_flags=0}, 0) = 52')
+
+
+def test_sendmsg_rtm_newlink_with_nested_ifla_xdp() -> None:
+    c = call(_XDP_SENDMSG)
+    fd, msg, flags = c["args"]
+    assert (fd, flags, c["result"]) == (3, 0, 52)
+    assert msg["msg_name"] == {"sa_family": Sym("AF_NETLINK"), "nl_pid": 0, "nl_groups": 0}
+    (iov,) = msg["msg_iov"]
+    header, ifinfo, attr = iov["iov_base"]
+    assert header["nlmsg_type"] == Sym("RTM_NEWLINK")
+    assert header["nlmsg_flags"] == Flags([Sym("NLM_F_REQUEST"), Sym("NLM_F_ACK")])
+    assert ifinfo["ifi_index"] == Func("if_nametoindex", ("lo",))
+    assert attr[0] == {"nla_len": 20, "nla_type": Sym("IFLA_XDP")}
+    assert attr[1] == [
+        [{"nla_len": 8, "nla_type": Sym("IFLA_XDP_FD")}, 7],
+        [{"nla_len": 8, "nla_type": Sym("IFLA_XDP_FLAGS")},
+         Flags([Sym("XDP_FLAGS_UPDATE_IF_NOEXIST"), Sym("XDP_FLAGS_SKB_MODE")])]]
+
+
+def test_sendto_with_nested_flag_and_yy_fd_in_an_attribute() -> None:
+    # libbpf (bpftool) sends with sendto and sets NLA_F_NESTED; under -yy the fd in
+    # IFLA_XDP_FD carries its annotation like any other fd.
+    c = call('sendto(4<NETLINK:[ROUTE:16122]>, [{nlmsg_len=52, nlmsg_type=RTM_SETLINK, '
+             'nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK, nlmsg_seq=1796311961, nlmsg_pid=0}, '
+             '{ifi_family=AF_UNSPEC, ifi_type=ARPHRD_NETROM, ifi_index=if_nametoindex("lo"), '
+             'ifi_flags=0, ifi_change=0}, [{nla_len=20, nla_type=NLA_F_NESTED|IFLA_XDP}, '
+             '[[{nla_len=8, nla_type=IFLA_XDP_FD}, 3<anon_inode:bpf-prog>], '
+             '[{nla_len=8, nla_type=IFLA_XDP_FLAGS}, '
+             'XDP_FLAGS_UPDATE_IF_NOEXIST|XDP_FLAGS_SKB_MODE]]]], 52, 0, NULL, 0) = 52')
+    fd, message, length, flags, dest, destlen = c["args"]
+    assert fd == Fd(4, "NETLINK:[ROUTE:16122]")
+    assert (length, flags, dest, destlen) == (52, 0, Sym("NULL"), 0)
+    attr = message[2]
+    assert attr[0]["nla_type"] == Flags([Sym("NLA_F_NESTED"), Sym("IFLA_XDP")])
+    assert attr[1][0][1] == Fd(3, "anon_inode:bpf-prog")
+
+
+def test_recvmsg_nlmsg_error_ack_capped_and_full() -> None:
+    c = call('recvmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, '
+             'msg_namelen=12, msg_iov=[{iov_base=[{nlmsg_len=36, nlmsg_type=NLMSG_ERROR, '
+             'nlmsg_flags=NLM_F_CAPPED, nlmsg_seq=1796311945, nlmsg_pid=10848}, {error=0, '
+             'msg={nlmsg_len=52, nlmsg_type=RTM_NEWLINK, nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK, '
+             'nlmsg_seq=1796311945, nlmsg_pid=0}}], iov_len=32768}], msg_iovlen=1, '
+             'msg_controllen=0, msg_flags=0}, 0) = 36')
+    header, ack = c["args"][1]["msg_iov"][0]["iov_base"]
+    assert header["nlmsg_type"] == Sym("NLMSG_ERROR")
+    assert ack["error"] == 0
+    assert ack["msg"]["nlmsg_type"] == Sym("RTM_NEWLINK")
+    # an error ack echoes the whole request, and names the errno negated
+    c = call('recvmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, '
+             'msg_namelen=12, msg_iov=[{iov_base=[{nlmsg_len=52, nlmsg_type=NLMSG_ERROR, '
+             'nlmsg_flags=0, nlmsg_seq=0, nlmsg_pid=10848}, {error=-ENODEV, '
+             'msg=[{nlmsg_len=32, nlmsg_type=RTM_NEWLINK, '
+             'nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK, nlmsg_seq=0, nlmsg_pid=0}, '
+             '{ifi_family=AF_UNSPEC, ifi_type=ARPHRD_NETROM, ifi_index=0, ifi_flags=0, '
+             'ifi_change=0}]}], iov_len=16384}], msg_iovlen=1, msg_controllen=0, '
+             'msg_flags=0}, 0) = 52')
+    _, ack = c["args"][1]["msg_iov"][0]["iov_base"]
+    assert ack["error"] == Sym("-ENODEV")
+    assert ack["msg"][0]["nlmsg_type"] == Sym("RTM_NEWLINK")
+
+
+def test_tc_filter_message_with_raw_options_and_numeric_parent() -> None:
+    # strace 6.1 and 7.2 print a bpf filter's TCA_OPTIONS as bytes and the parent as a
+    # number (0xfffffff2: TC_H_CLSACT's ingress minor).
+    c = call('sendmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, '
+             'msg_namelen=12, msg_iov=[{iov_base=[{nlmsg_len=84, nlmsg_type=RTM_NEWTFILTER, '
+             'nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK|NLM_F_EXCL|NLM_F_CREATE, '
+             'nlmsg_seq=1796311954, nlmsg_pid=0}, {tcm_family=AF_UNSPEC, '
+             'tcm_ifindex=if_nametoindex("lo"), tcm_handle=0, tcm_parent=4294967282, '
+             'tcm_info=768}, [[{nla_len=8, nla_type=TCA_KIND}, "bpf"], [{nla_len=40, '
+             'nla_type=TCA_OPTIONS}, "\\x08\\x00\\x06\\x00\\x07\\x00\\x00\\x00\\x13\\x00'
+             '\\x07\\x00\\x74\\x63\\x5f\\x70\\x61\\x73\\x73\\x2e\\x6f\\x3a\\x5b\\x74\\x63'
+             '\\x5d\\x00\\x00\\x08\\x00\\x08\\x00\\x01\\x00\\x00\\x00"]]], iov_len=84}], '
+             'msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 84')
+    _, tcmsg, attrs = c["args"][1]["msg_iov"][0]["iov_base"]
+    assert tcmsg["tcm_parent"] == 0xFFFFFFF2
+    assert attrs[0] == [{"nla_len": 8, "nla_type": Sym("TCA_KIND")}, "bpf"]
+    options = attrs[1][1]
+    assert options.encode("latin-1")[:8] == b"\x08\x00\x06\x00\x07\x00\x00\x00"
+    assert "tc_pass.o:[tc]" in options
+
+
+def test_tc_handle_macro_form() -> None:
+    # strace's print_tc_handle style: a function-like macro of two names.
+    c = call("sendmsg(3, {msg_iov=[{iov_base=[{nlmsg_len=36, nlmsg_type=RTM_DELTFILTER}, "
+             "{tcm_parent=TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)}], iov_len=36}]}, 0) = 36")
+    _, tcmsg = c["args"][1]["msg_iov"][0]["iov_base"]
+    assert tcmsg["tcm_parent"] == Func("TC_H_MAKE", (Sym("TC_H_CLSACT"), Sym("TC_H_MIN_INGRESS")))
+
+
+def test_link_reply_shapes_mac_addresses_and_indexed_names_with_minus() -> None:
+    c = call("recvmsg(5, {msg_iov=[{iov_base=[{nlmsg_len=100, nlmsg_type=RTM_NEWLINK}, "
+             "{ifi_index=if_nametoindex(\"lo\")}, [[{nla_len=10, nla_type=IFLA_ADDRESS}, "
+             "00:00:00:00:00:00], [{nla_len=5, nla_type=0x43 /* IFLA_??? */}, \"\\x01\"], "
+             "[{nla_len=136, nla_type=IFLA_INET_CONF}, [[IPV4_DEVCONF_FORWARDING-1]=0, "
+             "[IPV4_DEVCONF_MC_FORWARDING-1]=1]]]], iov_len=32768}]}, 0) = 100")
+    _, _, attrs = c["args"][1]["msg_iov"][0]["iov_base"]
+    assert attrs[0][1] == Sym("00:00:00:00:00:00")
+    assert attrs[1][0]["nla_type"] == Commented(0x43, "IFLA_???")
+    assert attrs[2][1] == {"IPV4_DEVCONF_FORWARDING-1": 0, "IPV4_DEVCONF_MC_FORWARDING-1": 1}
+
+
+def test_minus_after_a_name_is_an_operator_but_a_value_may_still_be_negative() -> None:
+    c = call("f([[IPV4_DEVCONF_FORWARDING-1]=0], -1, [1 -2]) = 0")
+    assert c["args"][0] == {"IPV4_DEVCONF_FORWARDING-1": 0}
+    assert c["args"][1] == -1
+    assert c["args"][2] == [1, -2]

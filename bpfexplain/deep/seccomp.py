@@ -49,13 +49,16 @@ X86_64_SYSCALLS: Mapping[str, int] = {
     "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "exit": 60, "fcntl": 72,
     "exit_group": 231, "openat": 257, "dup3": 292, "perf_event_open": 298, "bpf": 321,
     "execveat": 322, "clone3": 435, "close_range": 436, "openat2": 437,
+    "socket": 41, "sendto": 44, "recvfrom": 45, "sendmsg": 46, "recvmsg": 47,
+    "setsockopt": 54,
 }
 
 AARCH64_SYSCALLS: Mapping[str, int] = {
     "dup": 23, "dup3": 24, "fcntl": 25, "ioctl": 29, "openat": 56, "close": 57,
     "read": 63, "exit": 93, "exit_group": 94, "clone": 220, "execve": 221, "mmap": 222,
     "perf_event_open": 241, "bpf": 280, "execveat": 281, "clone3": 435,
-    "close_range": 436, "openat2": 437,
+    "close_range": 436, "openat2": 437, "socket": 198, "sendto": 206, "recvfrom": 207,
+    "setsockopt": 208, "sendmsg": 211, "recvmsg": 212,
 }
 
 SYSCALLS_BY_ARCH: Mapping[int, Mapping[str, int]] = {

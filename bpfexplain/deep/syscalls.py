@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpfexplain import knowledge as kn
-from bpfexplain.deep import structs
+from bpfexplain.deep import netlink, structs
 from bpfexplain.deep.seccomp import AUDIT_ARCH_AARCH64
 from bpfexplain.deep.structs import (
     NULL,
@@ -331,6 +331,8 @@ _PERF_IOC_TYPE = 0x24     # '$' in _IOC(dir, '$', nr, size)
 
 def _ioctl(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
     request = a[1] & 0xFFFFFFFF
+    if request in (netlink.SIOCGIFINDEX, netlink.SIOCGIFNAME):
+        return _ifreq_ioctl(s32(a[0]), request, a[2])
     if (request >> 8) & 0xFF != _PERF_IOC_TYPE:
         return None
     entry = kn.PERF_IOCTL.get(request)
@@ -347,6 +349,19 @@ def _ioctl(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
     else:
         arg = a[2]
     return Pending("ioctl", (_fd(a[0]), req, arg))
+
+
+def _ifreq_ioctl(fd: int, request: int, where: int) -> Pending:
+    """if_nametoindex/if_indextoname: the struct ifreq as the kernel left it."""
+    name = Sym("SIOCGIFINDEX" if request == netlink.SIOCGIFINDEX else "SIOCGIFNAME")
+
+    def finish(tr: Tracee, result: int | None) -> tuple[Args, dict[str, Any] | None] | None:
+        data = tr.read(where, netlink.IFNAMSIZ + 4) if where else b""
+        if len(data) < netlink.IFNAMSIZ + 4:
+            return (fd, name, addr(where)), None
+        return (fd, name, netlink.ifreq_value(request, data, result == 0)), None
+
+    return Pending("ioctl", (fd, name, addr(where)), finish=finish)
 
 
 _ARGV_LIMIT = 4096
@@ -453,6 +468,150 @@ _BPF_FD_COMMANDS = frozenset({
 })
 
 
+# -- attach routes outside bpf(): sockets and rtnetlink ---------------------------------------
+
+_NETLINK_READ_LIMIT = 1 << 16
+"""Netlink buffers read per call: a dump reply is a few KiB; the ones that matter here
+(link and tc requests, acks) are under a hundred bytes."""
+
+
+def route_socket(tr: Tracee, fd: int) -> bool:
+    """Whether ``fd`` is an AF_NETLINK/NETLINK_ROUTE socket of the tracee: its inode
+    (``socket:[N]``) listed with protocol 0 in the tracee's ``/proc/PID/net/netlink``.
+    strace decodes a netlink message only on such a socket; so do we."""
+    inode = netlink.socket_inode(tr.fd_path(fd))
+    if inode is None:
+        return False
+    try:
+        with open(f"/proc/{tr.pid}/net/netlink", encoding="ascii", errors="replace") as f:
+            protocols = netlink.netlink_protocols(f)
+    except OSError:
+        return False
+    return protocols.get(inode) == netlink.NETLINK_ROUTE
+
+
+def _socket(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending:
+    return Pending("socket", netlink.socket_args(s32(a[0]), a[1] & 0xFFFFFFFF, s32(a[2])),
+                   result_is_fd=True)
+
+
+def _setsockopt(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
+    level, optname, optlen = s32(a[1]), s32(a[2]), s32(a[4])
+    if not netlink.wants_setsockopt(level, optname):
+        return None     # the same choice as framing's prefilter: filter options only
+    optval = tr.read(a[3], min(max(optlen, 0), 16)) if a[3] else None
+    return Pending("setsockopt", netlink.setsockopt_args(s32(a[0]), level, optname, optval,
+                                                         a[3], optlen))
+
+
+def _sockaddr(tr: Tracee, address: int, length: int) -> Value:
+    if address == 0:
+        return NULL
+    data = tr.read(address, min(max(length, 0), 128))
+    if len(data) >= 12 and int.from_bytes(data[:2], "little") == netlink.AF_NETLINK:
+        return netlink.sockaddr_nl(data)
+    return address
+
+
+def _sendto(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
+    fd, buf, length = s32(a[0]), a[1], a[2]
+    if not route_socket(tr, fd):
+        return None
+    msgs = netlink.messages(tr.read(buf, min(length, _NETLINK_READ_LIMIT)))
+    if msgs is None:
+        return None
+    return Pending("sendto", (fd, msgs, length, netlink.msg_flags(a[3]),
+                              _sockaddr(tr, a[4], s32(a[5])), s32(a[5])))
+
+
+_MSGHDR_SIZE = 56   # struct msghdr on 64-bit: name, namelen, iov, iovlen, control,
+#                     controllen, flags (linux/socket.h, user_msghdr)
+
+
+def _msghdr(tr: Tracee, address: int, received: int | None) -> Value | None:
+    """The msghdr at ``address`` with its netlink iovecs decoded: all of them for a
+    send (``received`` None), the first ``received`` bytes for a receive.  None when
+    no iovec holds a netlink message (framing drops such calls as well)."""
+    data = tr.read(address, _MSGHDR_SIZE) if address else b""
+    if len(data) < _MSGHDR_SIZE:
+        return None
+    f = Fields(data, len(data))
+    name_addr, namelen = f.u64(0), f.u32(8)
+    iov_addr, iovlen = f.u64(16), f.u64(24)
+    controllen, flags = f.u64(40), f.s32(48)
+    iovecs = tr.read(iov_addr, min(iovlen, 64) * 16) if iov_addr else b""
+    left = received
+    decoded: list[tuple[int, int, Value]] = []
+    found = False
+    for i in range(0, len(iovecs) // 16 * 16, 16):
+        base = int.from_bytes(iovecs[i:i + 8], "little")
+        length = int.from_bytes(iovecs[i + 8:i + 16], "little")
+        take = length if left is None else min(length, left)
+        value: Value = NULL if base == 0 else base
+        if base and take > 0:
+            msgs = netlink.messages(tr.read(base, min(take, _NETLINK_READ_LIMIT)))
+            if msgs is not None:
+                value, found = msgs, True
+        if left is not None:
+            left -= take
+        decoded.append((base, length, value))
+    if not found:
+        return None
+    name = tr.read(name_addr, min(namelen, 128)) if name_addr else None
+    return netlink.msghdr_value(name, name_addr, namelen, decoded, controllen, flags)
+
+
+def _sendmsg(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
+    fd = s32(a[0])
+    if not route_socket(tr, fd):
+        return None
+    msg = _msghdr(tr, a[1], None)
+    if msg is None:
+        return None
+    return Pending("sendmsg", (fd, msg, netlink.msg_flags(a[2])))
+
+
+def _recvmsg(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
+    fd, address, flags = s32(a[0]), a[1], a[2]
+    if not route_socket(tr, fd):
+        return None
+
+    def finish(tr: Tracee, result: int | None) -> tuple[Args, dict[str, Any] | None] | None:
+        # The reply exists only now; MSG_PEEK|MSG_TRUNC probes with an empty iovec
+        # carry no message and are dropped, as framing drops their lines.
+        if result is None or result <= 0:
+            return None
+        msg = _msghdr(tr, address, result)
+        if msg is None:
+            return None
+        return (fd, msg, netlink.msg_flags(flags)), None
+
+    return Pending("recvmsg", (fd, address, netlink.msg_flags(flags)), finish=finish)
+
+
+def _recvfrom(ctx: Context, tr: Tracee, a: tuple[int, ...]) -> Pending | None:
+    fd, buf, length, flags, src, lenp = s32(a[0]), a[1], a[2], a[3], a[4], a[5]
+    if not route_socket(tr, fd):
+        return None
+    before = int.from_bytes(tr.read(lenp, 4), "little") if lenp else None
+
+    def finish(tr: Tracee, result: int | None) -> tuple[Args, dict[str, Any] | None] | None:
+        if result is None or result <= 0:
+            return None
+        msgs = netlink.messages(tr.read(buf, min(result, length, _NETLINK_READ_LIMIT)))
+        if msgs is None:
+            return None
+        addrlen: Value = NULL
+        source: Value = NULL
+        if lenp and before is not None:
+            after = int.from_bytes(tr.read(lenp, 4), "little")
+            addrlen = netlink.addrlen_value(before, after)
+            source = _sockaddr(tr, src, after)
+        return (fd, msgs, length, netlink.msg_flags(flags), source, addrlen), None
+
+    return Pending("recvfrom", (fd, buf, length, netlink.msg_flags(flags)), finish=finish)
+
+
 Enter = Callable[[Context, Tracee, tuple[int, ...]], "Pending | None"]
 
 ENTRY: dict[str, Enter] = {
@@ -478,6 +637,12 @@ ENTRY: dict[str, Enter] = {
     "execveat": _execveat,
     "exit": _exit,
     "exit_group": _exit_group,
+    "socket": _socket,
+    "setsockopt": _setsockopt,
+    "sendto": _sendto,
+    "sendmsg": _sendmsg,
+    "recvfrom": _recvfrom,
+    "recvmsg": _recvmsg,
 }
 
 
