@@ -210,3 +210,30 @@ def test_many_messages_and_done() -> None:
     assert first[2] == [{"nla_len": 7, "nla_type": Sym("IFLA_IFNAME")}, "lo"]
     assert done[1] == 0
     assert netlink.messages(b"\x00" * 8) is None
+
+
+def test_extended_ack_with_the_kernels_message() -> None:
+    # ip link set ... xdpgeneric twice: the second is refused with EBUSY and a text
+    # (NLM_F_ACK_TLVS); strace prints the payload as [{error, msg}, ATTRS].
+    tr = FakeTracee()
+    xdp = nla(43, nla(1, struct.pack("<i", 7)) + nla(3, struct.pack("<I", 3)))
+    request = nlmsg(16, 0x5, 1796313307, 0, ifinfo(1) + xdp)
+    text = nla(1, b"XDP program already attached\0")
+    ack = nlmsg(2, 0x200, 1796313307, 9679, struct.pack("<i", -16) + request + text)
+    address = msghdr(tr, ack, 32768)
+    pending = syscalls.ENTRY["recvmsg"](CTX, tr, (3, address, 0, 0, 0, 0))
+    assert pending is not None and pending.finish is not None
+    done = pending.finish(tr, 108)
+    assert done is not None
+    line = parsed(
+        'recvmsg(3, {msg_name={sa_family=AF_NETLINK, nl_pid=0, nl_groups=00000000}, '
+        'msg_namelen=12, msg_iov=[{iov_base=[{nlmsg_len=108, nlmsg_type=NLMSG_ERROR, '
+        'nlmsg_flags=NLM_F_ACK_TLVS, nlmsg_seq=1796313307, nlmsg_pid=9679}, [{error=-EBUSY, '
+        'msg=[{nlmsg_len=52, nlmsg_type=RTM_NEWLINK, nlmsg_flags=NLM_F_REQUEST|NLM_F_ACK, '
+        'nlmsg_seq=1796313307, nlmsg_pid=0}, {ifi_family=AF_UNSPEC, ifi_type=ARPHRD_NETROM, '
+        'ifi_index=if_nametoindex("lo"), ifi_flags=0, ifi_change=0}, [{nla_len=20, '
+        'nla_type=IFLA_XDP}, [[{nla_len=8, nla_type=IFLA_XDP_FD}, 7], [{nla_len=8, '
+        'nla_type=IFLA_XDP_FLAGS}, XDP_FLAGS_UPDATE_IF_NOEXIST|XDP_FLAGS_SKB_MODE]]]]}, '
+        '[{nla_len=33, nla_type=NLMSGERR_ATTR_MSG}, "XDP program already attached"]]], '
+        'iov_len=32768}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 108')
+    assert done[0] == line.args

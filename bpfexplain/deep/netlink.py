@@ -20,7 +20,12 @@ the tracker cannot tell the backends apart:
   name the index (strace does the same lookup in its own network namespace);
 * attributes without a decoder here are their bytes as a string, as strace prints
   the ones it does not know (``TCA_OPTIONS`` of a ``bpf`` filter included: strace
-  6.1 and 7.2 print those raw too).
+  6.1 and 7.2 print those raw too).  strace decodes a few more in link dumps
+  (``IFLA_STATS*``, ``IFLA_AF_SPEC``, ``IFLA_LINKINFO``) that no route reads; here they
+  stay bytes;
+* the messages of every ``recvmsg`` on a NETLINK_ROUTE socket are decoded, as strace
+  6.13 and 7.2 do; strace 6.1 decodes a ``recvmsg`` only when its ``msg_name`` is an
+  ``AF_NETLINK`` address (iproute2's, not libbpf's, whose acks it prints as bytes).
 
 Numbers are from linux/netlink.h, linux/rtnetlink.h, linux/if_link.h,
 linux/pkt_sched.h, linux/if_arp.h, linux/if.h, linux/socket.h and asm-generic/socket.h
@@ -388,12 +393,12 @@ def attributes(data: bytes, table: dict[int, tuple[str, Decode]], unknown: str) 
 
 # -- messages ---------------------------------------------------------------------------------
 
-def _payload(kind: int, body: bytes, ifname: IfName) -> list[Value]:
+def _payload(kind: int, body: bytes, ifname: IfName, flags: int = 0) -> list[Value]:
     """The payload values strace prints after the header, inside the message's brackets."""
     if kind == NLMSG_DONE and len(body) >= 4:
         return [struct.unpack_from("<i", body)[0]]
     if kind == NLMSG_ERROR and len(body) >= 4:
-        return [_error(body, ifname)]
+        return [_error(body, ifname, flags)]
     if kind in _LINK_TYPES and len(body) >= 16:
         out: list[Value] = [_ifinfomsg(body, 0, ifname)]
         if len(body) > 16:
@@ -415,17 +420,36 @@ def errno_value(code: int) -> Value:
     return Sym(f"-{entry.name}") if entry else code
 
 
-def _error(body: bytes, ifname: IfName) -> dict[str, Value]:
+_NLMSGERR_ATTRS: dict[int, tuple[str, Decode]] = {
+    1: ("NLMSGERR_ATTR_MSG", _string), 2: ("NLMSGERR_ATTR_OFFS", _u32),
+    3: ("NLMSGERR_ATTR_COOKIE", _raw), 4: ("NLMSGERR_ATTR_POLICY", _raw),
+    5: ("NLMSGERR_ATTR_MISS_TYPE", _u32), 6: ("NLMSGERR_ATTR_MISS_NEST", _u32),
+}
+NLM_F_CAPPED, NLM_F_ACK_TLVS = 0x100, 0x200
+
+
+def _error(body: bytes, ifname: IfName, flags: int) -> Value:
+    """struct nlmsgerr: the error, the request echoed (only its header when the kernel
+    capped it), then with NLM_F_ACK_TLVS the extended ack's attributes (the kernel's
+    message text), which strace prints as ``[{error=..., msg=...}, ATTRS]``."""
     (code,) = struct.unpack_from("<i", body)
     echoed = body[4:]
     msg: Value
+    used = 4
     if len(echoed) >= NLMSG_HDRLEN:
         header, length, kind = _header(echoed, 0)
-        rest = echoed[NLMSG_HDRLEN:min(length, len(echoed))]
+        end = NLMSG_HDRLEN if flags & NLM_F_CAPPED else min(max(length, NLMSG_HDRLEN),
+                                                            len(echoed))
+        rest = echoed[NLMSG_HDRLEN:end]
         msg = [header, *_payload(kind, rest, ifname)] if rest else header
+        used += (end + 3) & ~3
     else:
         msg = text(echoed)
-    return {"error": errno_value(code), "msg": msg}
+        used = len(body)
+    value: dict[str, Value] = {"error": errno_value(code), "msg": msg}
+    if flags & NLM_F_ACK_TLVS and used < len(body):
+        return [value, attributes(body[used:], _NLMSGERR_ATTRS, "NLMSGERR_ATTR_???")]
+    return value
 
 
 def messages(data: bytes, ifname: IfName = local_ifname) -> Value | None:
@@ -437,7 +461,8 @@ def messages(data: bytes, ifname: IfName = local_ifname) -> Value | None:
         if length < NLMSG_HDRLEN:
             break
         body = data[off + NLMSG_HDRLEN:off + min(length, len(data) - off)]
-        payload = _payload(kind, body, ifname)
+        flags = struct.unpack_from("<H", data, off + 6)[0]
+        payload = _payload(kind, body, ifname, flags)
         out.append([header, *payload] if payload else header)
         off += (length + 3) & ~3
     if not out:
