@@ -27,7 +27,7 @@ from bpfexplain.render.html import (
     story_html,
 )
 from bpfexplain.render.picture import build_picture
-from tests.fixture_stories import FIXTURES, ROOT, fixture_story
+from tests.fixture_stories import FIXTURES, ROOT, fixture_names, fixture_story
 
 INJECTION = ROOT / "tests" / "handmade" / "handmade-injection.log"
 EVIL = "</script><img src=x onerror=alert(1)>"
@@ -302,3 +302,23 @@ def test_per_cpu_lanes_say_which_cpu() -> None:
     page = page_of(FIXTURES / "profile.log")
     assert "perf event profile:hz:99 (cpu 0)" in page
     assert "perf event profile:hz:99 (cpu 1)" in page
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_every_fixture_makes_a_linked_page(name: str) -> None:
+    path = FIXTURES / name
+    page = page_of(path)
+    data = data_of(page)
+    steps = data["steps"]
+    assert isinstance(steps, dict) and steps
+    # Every cited line is a row of the log pane (these logs are short: all rows are there).
+    for step in steps.values():
+        for f, n in step["lines"]:
+            assert f'id="L{f}-{n}"' in page, (step, f, n)
+    # Every subject a node draws leads to a step, and every step it leads to exists.
+    item_step = data["itemStep"]
+    assert isinstance(item_step, dict) and set(item_step.values()) <= set(steps)
+    story = fixture_story(name)
+    bars_found = bars(page)
+    shown = [o for o in story.lifecycle.objects if o.kind != "file"]
+    assert len(bars_found) >= len(shown) + len(story.lifecycle.attachments)

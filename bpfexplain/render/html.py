@@ -156,8 +156,19 @@ class _StepRef:
     lines: tuple[LineRef, ...]
 
 
-def _step_lines(step: Step) -> tuple[LineRef, ...]:
-    return tuple((step.file, n) for n in step.lines)
+def _step_lines(step: Step, files_at: dict[int, set[int]]) -> tuple[LineRef, ...]:
+    """A step's lines with their input file.
+
+    A step that groups several calls carries no file of its own (``Step.file`` is 0), so
+    with several inputs (``strace -ff``: one file per process) each line takes the file
+    in which this step's process made a call on that line number.
+    """
+    refs: list[LineRef] = []
+    for n in step.lines:
+        files = files_at.get(n, set())
+        file = step.file if step.file in files or len(files) != 1 else next(iter(files))
+        refs.append((file, n))
+    return tuple(refs)
 
 
 # --------------------------------------------------------------------------------
@@ -681,6 +692,7 @@ class _Page:
         self.gloss = _Glosser(story)
         self.steps: list[_StepRef] = []
         self.cited: set[LineRef] = set()
+        self._files_at: dict[int, set[int]] = {}
 
     # story
 
@@ -702,6 +714,7 @@ class _Page:
             out.append("</ol></section>")
         number = 0
         for section in self.story.sections:
+            self._files_at = self._files_of(section.pid)
             if len(self.story.sections) > 1:
                 out.append(f'<h3 class="section">{self.gloss.spans(section.title)}</h3>')
             for phase in section.phases:
@@ -711,6 +724,14 @@ class _Page:
             out.append('<ul class="footer">' + "".join(
                 f"<li>{esc(line)}</li>" for line in self.story.footer) + "</ul>")
         return "".join(out)
+
+    def _files_of(self, pid: int | None) -> dict[int, set[int]]:
+        """Line number → the input files where process ``pid`` made a call on that line."""
+        files_at: dict[int, set[int]] = defaultdict(set)
+        for action in self.lc.actions:
+            if self.lc.threads.get(action.pid, action.pid) == pid:
+                files_at[action.line].add(action.file)
+        return files_at
 
     def _problem_file(self, lines: tuple[int, ...]) -> int:
         """The input file of a problem's lines (problems come from failures, which know)."""
@@ -725,7 +746,7 @@ class _Page:
                         for p in phase.intro)
         steps = []
         for step in phase.steps:
-            ref = self._add_step(step, _step_lines(step))
+            ref = self._add_step(step, _step_lines(step, self._files_at))
             extra = ""
             if step.extra:
                 extra = '<pre class="extra">' + "".join(
