@@ -106,6 +106,12 @@ MIN_SECCOMP_BPF = (5, 3)
 """``--seccomp-bpf`` (untraced syscalls never stop the tracee) came in 5.3."""
 
 STRING_LIMIT = 256
+
+PARSER_NICENESS = 5
+"""How far below the loader's the priority of the thread that parses and explains is
+while the loader runs: on a busy machine the loader (and strace) get the CPU first,
+so tracing does not bend its timers, and the explanation catches up when it can.
+The reader thread that drains strace's pipe keeps full priority."""
 """``-s``: enough for program and map names, paths and tracefs reads."""
 
 _PR_SET_PDEATHSIG = 1
@@ -776,6 +782,20 @@ class Outcome:
 Notice = Callable[[str], None]
 
 
+def _lower_own_priority(by: int) -> int | None:
+    """Lower the calling thread's priority; its old nice value, or None if unchanged.
+
+    Linux keeps a nice value per thread, and ``setpriority(PRIO_PROCESS, 0)`` sets the
+    caller's alone: threads started earlier (the pipe reader, the signal watcher) keep
+    theirs."""
+    try:
+        old = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(old + by, 19))
+    except OSError:
+        return None
+    return old
+
+
 def _stderr_notice(message: str) -> None:
     import sys
 
@@ -806,6 +826,7 @@ class LiveSession:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._first_sigint_done = float("-inf")
+        self._niceness: int | None = None
 
     def __enter__(self) -> LiveSession:
         # Block before strace exists so that no Ctrl-C can slip between the two; the
@@ -818,6 +839,7 @@ class LiveSession:
             self._watcher = threading.Thread(target=self._watch, name="signal-watcher",
                                              daemon=True)
             self._watcher.start()
+            self._niceness = _lower_own_priority(PARSER_NICENESS)
         except BaseException:
             self._finish()
             raise
@@ -828,6 +850,12 @@ class LiveSession:
 
     def _finish(self) -> None:
         self._stop.set()
+        if self._niceness is not None:
+            # Back to where it was (allowed to root; otherwise the rest of the run, the
+            # story, simply stays at the lower priority).
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, 0, self._niceness)
+            self._niceness = None
         if self._watcher is not None:
             if self._watcher.ident is not None and self._watcher.is_alive():
                 with contextlib.suppress(ProcessLookupError):

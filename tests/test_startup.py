@@ -8,6 +8,7 @@ that ``run`` forks strace before the grammar, the tracker, the story and rich.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,32 @@ def test_color_is_tri_state(flag: list[str], coloured: bool,
         result = CliRunner().invoke(app, [*argv, *flag])
         assert result.exit_code == 0, result.output
         assert (ESC in result.output) is coloured, (argv, flag, result.output[:200])
+
+
+# ---- while the loader runs --------------------------------------------------------
+
+def _nice_of(tid: int) -> int:
+    # /proc/PID/task/TID/stat: field 19 is the nice value; the command name (field 2)
+    # may hold spaces, so count from the closing parenthesis.
+    stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[16])
+
+
+@pytest.mark.live
+def test_parsing_yields_the_cpu_to_the_loader_but_not_the_pipe_reader() -> None:
+    from bpfexplain import live
+    from bpfexplain.framing import Stats
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    config = live.RunConfig(command=["/bin/sleep", "0.3"])
+    with live.LiveSession(config, live.find_strace()) as session:
+        reader = session.trace._reader
+        assert reader is not None and reader.native_id is not None
+        during = os.getpriority(os.PRIO_PROCESS, 0)
+        reader_nice = _nice_of(reader.native_id)
+        for _ in session.events(Stats()):
+            pass
+    after = os.getpriority(os.PRIO_PROCESS, 0)
+    assert during == min(before + live.PARSER_NICENESS, 19)
+    assert reader_nice == before
+    assert after == before
