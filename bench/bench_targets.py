@@ -127,6 +127,10 @@ def median(samples: list[Sample], key: Callable[[Sample], float] = lambda s: s.w
     return statistics.median(key(s) for s in samples)
 
 
+def cpu_of(sample: Sample) -> float:
+    return sample.cpu
+
+
 def bpfexplain(python: str) -> list[str]:
     return [python, "-m", "bpfexplain"]
 
@@ -156,7 +160,8 @@ def bench_startup(python: str, runs: int) -> None:
     samples = interleaved(cmds, runs)
     for name, got in samples.items():
         wall = median(got)
-        judge(f"bpfexplain {name}", f"{wall:.3f} s", "< 0.150 s", wall < 0.150)
+        judge(f"bpfexplain {name}", f"{wall:.3f} s (cpu {median(got, cpu_of):.3f})",
+              "< 0.150 s", wall < 0.150)
 
 
 def bench_true(python: str, runs: int, tmp: str) -> None:
@@ -169,7 +174,8 @@ def bench_true(python: str, runs: int, tmp: str) -> None:
     samples = interleaved(cmds, runs)
     strace, run = median(samples["strace"]), median(samples["run"])
     judge("strace (run's flags) -- /bin/true", f"{strace:.3f} s", "(baseline)", None)
-    judge("run -- /bin/true, over strace", f"+{run - strace:.3f} s ({run:.3f} s)",
+    cpu = median(samples["run"], cpu_of)
+    judge("run -- /bin/true, over strace", f"+{run - strace:.3f} s ({run:.3f}, cpu {cpu:.3f})",
           "<= +0.100 s", run - strace <= 0.100)
 
 
@@ -188,6 +194,10 @@ def bench_bpftrace(python: str, runs: int, tmp: str) -> None:
     judge("strace -f (run's flags)", f"{m['strace']:.3f} s", "(baseline)", None)
     ratio = m["run"] / m["strace"]
     judge("run / strace", f"{ratio:.3f}x ({m['run']:.3f} s)", "<= 1.05x", ratio <= 1.05)
+    cpus = {name: median(got, cpu_of) for name, got in samples.items()}
+    judge("cpu: strace, run, run --deep",
+          f"{cpus['strace']:.3f}, {cpus['run']:.3f}, {cpus['run --deep']:.3f} s", "(reported)",
+          None)
     deep = m["run --deep"] / m["strace"]
     judge("run --deep / strace", f"{deep:.3f}x ({m['run --deep']:.3f} s)", "<= 1.20x",
           deep <= 1.20)
