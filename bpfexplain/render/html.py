@@ -552,8 +552,12 @@ def _clean_svg(el: ET.Element, titles: dict[str, str], *, top: bool = False) -> 
         if local in _SVG_ATTRIBUTES:
             attrs.append(f'{local}="{esc(value)}"')
     if top:
+        # Graphviz's own size (in pt) is kept as the largest the picture gets: a small
+        # graph is not blown up to the page's width; CSS shrinks a big one to fit.
         attrs = [a for a in attrs if not a.startswith(("width=", "height="))]
-        attrs.append('width="100%" role="img" aria-label="lifecycle graph"')
+        width = _points(el.get("width"))
+        attrs.append((f'width="{width}" ' if width else 'width="100%" ')
+                     + 'role="img" aria-label="lifecycle graph"')
     if el.text and tag in ("text", "tspan", "title"):
         inner += esc(el.text)
     for child in children:
@@ -563,6 +567,12 @@ def _clean_svg(el: ET.Element, titles: dict[str, str], *, top: bool = False) -> 
     if tag == "a":
         return inner  # links are dropped, what they wrap is kept
     return f"<{tag}{' ' if attrs else ''}{' '.join(attrs)}>{inner}</{tag}>"
+
+
+def _points(value: str | None) -> str | None:
+    """``"612pt"`` → ``"816"`` CSS pixels (Graphviz sizes its SVG in points)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)pt", value or "")
+    return str(round(float(m.group(1)) * 4 / 3)) if m is not None else None
 
 
 def _graph_list(pic: Picture) -> str:
@@ -979,7 +989,7 @@ padding:6px 8px;border-radius:4px;font-size:13px;font-weight:400;line-height:1.3
 white-space:normal;pointer-events:none}
 dfn.term:focus{outline:1px dashed #1565c0}
 ul.footer{color:var(--dim);font-size:.9em}
-#graph svg{max-height:70vh;height:auto}
+#graph svg{max-width:100%;max-height:70vh;height:auto;display:block;margin:auto}
 #graph g.node{cursor:pointer}
 #graph g.node.lit polygon,#graph g.node.lit ellipse,#graph g.node.lit path{
 stroke:#ff6f00;stroke-width:4}
