@@ -30,8 +30,10 @@ from bpfexplain.tracking import (
     Failure,
     Lifecycle,
     Obj,
+    Process,
     looks_like_probe_prog,
 )
+from bpfexplain.tracking.naming import NAME_HINT, NOT_LOOKED_UP
 
 DETAILS = ("brief", "default", "verbose")
 
@@ -48,6 +50,7 @@ PHASES: dict[str, str] = {
     "load": "Loading programs",
     "attach": "Attaching programs to events",
     "pin": "Pinning objects to the BPF filesystem",
+    "open_pin": "Opening pinned objects",
     "run": "Running",
     "results": "Reading the results",
     "teardown": "Tearing down",
@@ -196,8 +199,10 @@ class _Builder:
                 return "attach"
             if call.startswith("BPF_MAP_"):
                 return "results" if after_stop else "maps"
-            if call in ("BPF_OBJ_PIN", "BPF_OBJ_GET"):
+            if call == "BPF_OBJ_PIN":
                 return "pin"
+            if call == "BPF_OBJ_GET":
+                return "open_pin"
             return "features" if not self._real_before(action.line) else "query"
         if kind == "next_id" and action.detail.get("cmd") == "BPF_BTF_GET_NEXT_ID":
             return "features"  # walking BTF ids: looking for the kernel's own BTF
@@ -237,8 +242,11 @@ class _Builder:
             return "attach"
         if kind in ("attach",):
             return "attach"
-        if kind in ("pin", "obj_get"):
+        if kind == "pin":
             return "pin"
+        if kind == "obj_get":
+            # Opening an existing pin (BPF_OBJ_GET) is not pinning anything.
+            return "open_pin"
         if kind in ("signal", "test_run"):
             return "run"
         if kind in ("disable", "close", "detach", "dup"):
@@ -426,7 +434,8 @@ class _Builder:
         cpu = a.get("cpu")
         where = "any CPU" if cpu == -1 else f"cpu {cpu}"
         spans += [(f", {where}) → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
-        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
+        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe") \
+                and not a.get("file"):
             hint = obj.attrs.get("likely_target")
             spans.append(("; strace shows only a pointer to the probed function", "dim"))
             if hint:
@@ -449,11 +458,19 @@ class _Builder:
                 if obj.attach_source == "local":
                     spans.append((" (name resolved on this machine)", "dim"))
             else:
-                spans.append((" (name unknown: give --tracepoint-ids)", "dim"))
+                spans += _unnamed_note(obj, "give --tracepoint-ids")
         elif isinstance(ptype, int):
             spans.append((f"dynamic PMU type {ptype}", None))
             if obj.attach_point:
                 spans += [(" = ", None), (obj.attach_point, "bpf.point")]
+            if isinstance(a.get("offset"), int) and a.get("file"):
+                # The file and offset are the facts; a symbol is this machine's reading.
+                read = " (read from that file on this machine)" \
+                    if obj.attach_source == "local" else ""
+                spans += [(f" at offset {a['offset']:#x} of ", None), (str(a["file"]), "path"),
+                          (read, "dim")]
+                if obj.attach_source != "local":
+                    spans += _unnamed_note(obj, None)
 
         else:
             spans.append((f"{_short(ptype)} {_short(config)}", None))
@@ -464,7 +481,13 @@ class _Builder:
         return tuple(spans)
 
     def _attach_text(self, att: Attachment) -> Spans:
-        return routes.for_via(att.via).sentence(att)
+        spans = routes.for_via(att.via).sentence(att)
+        holder = att.link if att.link is not None else att.target
+        if holder is None or holder.kind == "perf_event":
+            return spans  # the perf_event_open step tells how its event was named
+        if holder.attach_source == "local" and att.attach_point:
+            return (*spans, (" (name read from this machine's vmlinux BTF)", "dim"))
+        return (*spans, *_unnamed_note(holder, None))
 
     # grouping
 
@@ -690,6 +713,7 @@ class _Builder:
             "load": ["eBPF program", "verifier"],
             "attach": ["perf event"],
             "pin": ["pin"],
+            "open_pin": ["pin"],
             "query": ["object id"],
         }.get(key, [])
         if key == "attach":
@@ -778,11 +802,7 @@ class _Builder:
                 and existing_id(o) is None]
         outputs = [o for o in lc.objects if o.kind == "perf_event" and
                    o.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT"]
-        doers = [p for p in lc.processes.values()
-                 if any(o.pid == p.tgid and o.known for o in lc.objects)
-                 or any(f.pid == p.pid for f in lc.failures)]
-        if not doers:
-            doers = [p for p in lc.processes.values() if p.command][:1]
+        doers = self._doers()
         parts = [plural(len(progs), "program")] if progs or not maps else []
         if atts and parts:
             parts[0] += f" attached to {plural(len(points), 'event')}"
@@ -813,7 +833,36 @@ class _Builder:
         if not head:
             head.append(("the traced program", "proc"))
         head.append((": " + ", ".join(parts), None))
+        head += self._gave_up(doers)
         return tuple(head)
+
+    def _doers(self) -> list[Process]:
+        """The processes that did eBPF work or failed at it (the loaders)."""
+        lc = self.lc
+        doers = [p for p in lc.processes.values()
+                 if any(o.pid == p.tgid and o.known for o in lc.objects)
+                 or any(f.pid == p.pid for f in lc.failures)]
+        if not doers:
+            doers = [p for p in lc.processes.values() if p.command][:1]
+        return doers
+
+    def _gave_up(self, doers: list[Process]) -> Spans:
+        """``; bpftrace failed: exited with status 1 after BPF_PROG_LOAD EACCES (L15)``:
+        a loader that gave up says so first, with the failures that ended it."""
+        spans: list[Span] = []
+        for proc in doers[:3]:
+            how = proc.gave_up()
+            if how is None:
+                continue
+            cause = [f for f in self.lc.failures if f.ends_loader
+                     and self.lc.threads.get(f.pid, f.pid) == proc.tgid]
+            spans += [("; ", None), (proc.command or "process", "proc"),
+                      (f" failed: {how}", "errno")]
+            if cause:
+                named = sorted({f"{f.call} {f.errno}" for f in cause})
+                spans.append((f" after {', '.join(named)} ({cite([f.line for f in cause])})",
+                              None))
+        return tuple(spans)
 
     def _graph(self) -> tuple[Node, ...]:
         lc = self.lc
@@ -870,12 +919,18 @@ class _Builder:
             nodes.append(Node((("maps", None),), tuple(children2)))
         if not nodes:
             nodes.append(Node((("no eBPF program or map was created", "dim"),)))
-        pins = lc.pins
+        pins = [p for p in lc.pins if p.via != "BPF_OBJ_GET"]
         if pins:
             nodes.append(Node((("pins", None),), tuple(
                 Node(((p.path, "path"), (" ← ", None),
                       *(name_spans(p.obj) if p.obj else (("?", None),)),
                       (f" (L{p.line}, {p.via})", None))) for p in pins)))
+        opened = [p for p in lc.pins if p.via == "BPF_OBJ_GET"]
+        if opened:
+            nodes.append(Node((("opened pins", None),), tuple(
+                Node(((p.path, "path"), (" → ", None),
+                      *(name_spans(p.obj) if p.obj else (("?", None),)),
+                      (f" (L{p.line}, {p.via})", None))) for p in opened)))
         return tuple(nodes)
 
     def _attachment_node(self, att: Attachment) -> Node:
@@ -958,9 +1013,17 @@ class _Builder:
         grouped: dict[tuple[str, str], list[int]] = {}
         for f in real:
             grouped.setdefault((f.call, f.errno), []).append(f.line)
-        parts.append("failures: " + (", ".join(f"{call} {errno} ({cite(lines)})"
-                                               for (call, errno), lines in grouped.items())
-                                     if real else "none that matter"))
+        ended = [p for p in self._doers() if p.tgid == p.pid and p.gave_up()]
+        if real:
+            told = ", ".join(f"{call} {errno} ({cite(lines)})"
+                             for (call, errno), lines in grouped.items())
+        elif ended:
+            # Never "none that matter" after a loader gave up.
+            told = "none in the log, yet " + ", ".join(
+                f"{p.command or 'the process'} {p.gave_up()}" for p in ended[:3])
+        else:
+            told = "none that matter"
+        parts.append("failures: " + told)
         return tuple(parts)
 
 
@@ -980,6 +1043,24 @@ def _in_log_order(steps: list[Step]) -> list[Step]:
             last = step.lines[0]
         keyed.append((last, index, step))
     return [step for _, _, step in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
+def _unnamed_note(obj: Obj, advice: str | None) -> Spans:
+    """Why a number stays a number, and what the log hints instead: ``(not looked up
+    on this machine: the log was recorded on Linux 5.15.122, ...; the program attached
+    to it is named "sys_enter")``."""
+    why = obj.attrs.get(NOT_LOOKED_UP)
+    hint = obj.attrs.get(NAME_HINT)
+    parts: list[str] = []
+    if why:
+        parts.append(f"not looked up on this machine: {why}")
+    if hint:
+        parts.append(f'a hint: the program attached to it is named "{hint}"')
+    elif advice and not why:
+        parts.append(f"name unknown: {advice}")
+    elif advice:
+        parts.append(advice)
+    return ((" (" + "; ".join(parts) + ")", "dim"),) if parts else ()
 
 
 def _clock_gloss(attrs: dict[str, Any]) -> str:

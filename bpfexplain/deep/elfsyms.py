@@ -210,12 +210,13 @@ def _stapsdt(data: bytes | mmap.mmap, e: str, sections: list[tuple[int, ...]],
 
 
 def _preference(s: Symbol) -> tuple[int, int, int, int]:
-    """Which of several names for one address a user most likely wrote: a function, a
-    global one, without leading underscores (``malloc`` over ``__libc_malloc``)."""
+    """Which of several names for one address a user most likely wrote: a function,
+    without leading underscores, a global one (``malloc`` over ``__libc_malloc``, and
+    libc's weak ``calloc`` over its global ``__libc_calloc``)."""
     func = 0 if s.kind in (STT_FUNC, STT_GNU_IFUNC) else 1
     binding = {STB_GLOBAL: 0, STB_WEAK: 1}.get(s.binding, 2)
     underscores = len(s.name) - len(s.name.lstrip("_"))
-    return (func, binding, underscores, len(s.name))
+    return (func, underscores, binding, len(s.name))
 
 
 @lru_cache(maxsize=32)

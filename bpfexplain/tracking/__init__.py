@@ -21,6 +21,8 @@ The package, one job per module:
 * :mod:`.processes`, :mod:`.files`, :mod:`.objects`: handlers for processes, fds and
   files, and the bpf(2) commands that make and use objects;
 * :mod:`.probes`: the one home of "is this a feature probe?";
+* :mod:`.naming`: attach point names beyond one call (this machine's BTF and ELF
+  files, when the log came from this kernel; hints; bpftrace's interval timers);
 * :mod:`.fields`: reading strace's values by field name.
 
 Attachments are made by the attach routes (:mod:`bpfexplain.routes`): the tracker
@@ -34,8 +36,13 @@ from functools import partial
 
 from bpfexplain.resolve import Resolver
 from bpfexplain.tracking.files import FileEvents
+from bpfexplain.tracking.naming import name_at_end, name_new
 from bpfexplain.tracking.objects import BpfObjects
-from bpfexplain.tracking.probes import classify_probes, looks_like_probe_prog
+from bpfexplain.tracking.probes import (
+    classify_probes,
+    looks_like_probe_prog,
+    mark_failures_that_end_loaders,
+)
 from bpfexplain.tracking.processes import ProcessEvents
 from bpfexplain.tracking.records import (
     KIND_NOUN,
@@ -89,6 +96,7 @@ class Tracker(ProcessEvents, FileEvents, BpfObjects):
         if isinstance(event, Call):
             for handler in self._calls.get(event.name, ()):
                 handler(event)
+            name_new(self, self.actions[before:])
         elif isinstance(event, Signal):
             self.on_signal(event)
         elif isinstance(event, Exit):
@@ -102,6 +110,10 @@ class Tracker(ProcessEvents, FileEvents, BpfObjects):
 
     def lifecycle(self) -> Lifecycle:
         """Classify probes and return the records; safe to call more than once."""
+        name_at_end(self.objects, self.attachments)
         classify_probes(self.objects, self.attachments, self.pins, self.failures)
+        # After the probes are known (a probe's load is no step forward).
+        mark_failures_that_end_loaders(self.actions, self.failures, self.processes,
+                                       self.tgids)
         return Lifecycle(self.objects, self.attachments, self.pins, self.failures,
                          self.actions, self.processes, self.files, dict(self.tgids))

@@ -10,7 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from bpfexplain import knowledge as kn
-from bpfexplain.tracking.records import Attachment, Failure, Obj, ObjKind, Pin
+from bpfexplain.tracking.records import (
+    USER_STOP,
+    Action,
+    ActionKind,
+    Attachment,
+    Failure,
+    Obj,
+    ObjKind,
+    Pin,
+    Process,
+)
 from bpfexplain.values import as_int
 
 
@@ -104,6 +114,83 @@ def _map_tried_and_dropped(objects: list[Obj], pins: list[Pin], m: Obj) -> bool:
     return not any(o.kind == "prog" and o.line < m.closed_line and o.known
                    and not looks_like_probe_prog(o.attrs) for o in objects)
 
+_PROGRESS: frozenset[ActionKind] = frozenset({
+    "prog_load", "map_create", "btf_load", "create", "attach", "perf_open", "enable",
+    "pin", "obj_get", "test_run",
+})
+"""Actions that show a loader getting on with its work."""
+
+def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure],
+                                   processes: dict[int | None, Process],
+                                   threads: dict[int | None, int | None]) -> None:
+    """A failure that ends the loader is its cause, whatever its shape.
+
+    For each process that exited non-zero or was killed, the failures after its last
+    step forward (a load, a map, an attachment...) and before its exit are the reason
+    it gave up.  A stop the user asked for (SIGINT, SIGTERM after that last step) is
+    not giving up: what fails while shutting down is told, not blamed.
+    """
+    for failure in failures:
+        failure.ends_loader = False
+    ended = {p.tgid: p for p in processes.values() if p.tgid == p.pid and p.gave_up()}
+    if not ended:
+        return
+    last_progress: dict[int | None, int] = {}
+    stopped: dict[int | None, int] = {}
+    for action in actions:
+        tgid = threads.get(action.pid, action.pid)
+        if action.kind in _PROGRESS and not action.probe:
+            last_progress[tgid] = action.line
+        elif action.kind == "signal" and action.detail.get("signal") in USER_STOP:
+            stopped[tgid] = action.line
+    for failure in failures:
+        tgid = threads.get(failure.pid, failure.pid)
+        proc = ended.get(tgid)
+        if proc is None:
+            continue
+        after = last_progress.get(tgid, 0)
+        if stopped.get(tgid, -1) > after:
+            continue
+        exit_line = proc.exit_line
+        if failure.line > after and (exit_line is None or failure.line <= exit_line):
+            failure.ends_loader = True
+            failure.probe = False
+            failure.expected = False
+
+
+def _tried_and_went_on(objects: list[Obj], failure: Failure) -> bool:
+    """After a failed load the loader still made something: the failure steered it."""
+    return any(o.line > failure.line and o.file == failure.file and o.pid == failure.pid
+               and o.known and o.kind in ("prog", "map", "link", "perf_event")
+               and not (o.kind == "prog" and looks_like_probe_prog(o.attrs))
+               for o in objects)
+
+
+def _load_probe(objects: list[Obj], failure: Failure) -> str | None:
+    """What a failed ``BPF_PROG_LOAD`` tested, when it was a probe; None when it was not.
+
+    Decided by shape and by what happened next, not by whether a verifier log was
+    asked for: bpftrace loads 2-instruction unnamed KPROBE programs that call one
+    helper, with ``log_level=1``, and reads the verifier's refusal (EACCES) to learn
+    whether the helper exists.  A tiny unnamed program is a probe when the loader went
+    on to make its own objects afterwards; a named one (``bad_prog``) is the user's.
+    """
+    attrs = failure.attrs
+    name = str(attrs.get("prog_name") or "")
+    count = attrs.get("insn_cnt")
+    tiny = isinstance(count, int) and count <= 8
+    if not tiny or (name and not name.startswith("libbpf_")):
+        return None
+    if failure.errno == "EPERM" or not _tried_and_went_on(objects, failure):
+        return None
+    if as_int(attrs.get("log_level")) and attrs.get("prog_type") == "BPF_PROG_TYPE_KPROBE":
+        return ("which helper functions the kernel offers (bpftrace loads a tiny program "
+                "calling one and reads the verifier's answer)")
+    ptype = str(attrs.get("prog_type", ""))
+    return "program loading of type " + kn.PROG_TYPE.short(ptype) if ptype else \
+        "program loading"
+
+
 def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: list[Pin],
                     failures: list[Failure]) -> None:
     """Mark feature probes (and say what each tested); safe to run more than once."""
@@ -112,6 +199,8 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
         if obj.kind == "prog":
             # A test run is how bpftrace runs BEGIN/END, but also how it checks
             # that test runs work: an unnamed do-nothing program is the check.
+            # Named and used beats small: a program that is attached, pinned or run
+            # by name is the loader's own, however few its instructions.
             obj.probe = (not obj.attachments and id(obj) not in pinned
                          and (not obj.test_runs or not obj.name)
                          and looks_like_probe_prog(obj.attrs))
@@ -144,11 +233,21 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
             obj.probe = bool(progs) and all(p.probe for p in progs)
     for failure in failures:
         subject = failure.subject
+        if failure.ends_loader:
+            failure.probe = False  # the cause of the loader giving up, whatever its shape
+            continue
         retry = _retried_after_enospc(objects, failure)
         if retry is not None:
             failure.probe = True
-            failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
+            if "retried with a bigger buffer" not in failure.why:
+                failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
             continue
+        if failure.call == "BPF_PROG_LOAD" and subject is None:
+            feature = _load_probe(objects, failure)
+            if feature is not None:
+                failure.probe = True
+                failure.feature = feature
+                continue
         if failure.errno == "EPERM" and failure.call != "openat":
             # Not even allowed to probe: that is the user's real problem.
             failure.probe = False

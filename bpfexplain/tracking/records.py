@@ -154,6 +154,11 @@ class Failure:
     """The verifier log, when strace or deep mode showed it."""
     subject: Obj | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    ends_loader: bool = False
+    """One of the last failures before the loader exited non-zero or was killed, with
+    nothing achieved in between: the reason it gave up, never a probe."""
+    feature: str | None = None
+    """For a probe's failure: what the loader learned from it."""
 
 
 @dataclass
@@ -191,6 +196,22 @@ class Process:
     exit_signal: str | None = None
     exit_line: int | None = None
     signals: list[tuple[str, int, Any]] = field(default_factory=list)
+
+    def gave_up(self) -> str | None:
+        """How the process ended badly (``exited with status 1``, ``was killed by
+        SIGKILL``); None for a clean exit, a stop the user asked for (SIGINT, SIGTERM,
+        SIGHUP, SIGQUIT: a Ctrl-C or ``timeout``), or an end the log does not show."""
+        if self.exit_signal is not None:
+            if self.exit_signal in USER_STOP:
+                return None
+            return f"was killed by {self.exit_signal}"
+        if self.exit_code is not None and self.exit_code != 0:
+            return f"exited with status {self.exit_code}"
+        return None
+
+
+USER_STOP = frozenset({"SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"})
+"""Signals a user (or ``timeout``) sends to stop a tool: stopping, not failing."""
 
 
 @dataclass
