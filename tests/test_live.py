@@ -258,7 +258,13 @@ def test_interval_exits_by_itself(tmp_path: Path,
     (prog,) = programs(doc)
     assert prog["attrs"]["prog_type"] == "BPF_PROG_TYPE_PERF_EVENT"
     (att,) = attachments(doc)
-    assert att["attach_point"] == "software:cpu-clock:100000000"
+    # Named as bpftrace would (one cpu-clock event with a period, on one CPU); the raw
+    # perf attributes stay beside it.
+    assert att["attach_point"] == "interval:ms:100"
+    (perf,) = [o for o in doc["objects"] if o["kind"] == "perf_event"
+               and o["attrs"].get("config") == "PERF_COUNT_SW_CPU_CLOCK"]
+    assert perf["attrs"]["perf_point"] == "software:cpu-clock:100000000"
+    assert perf["attrs"]["sample_period"] == 100_000_000
     assert att["enabled"] and att["released_line"] is not None
 
 

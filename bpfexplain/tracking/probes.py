@@ -125,10 +125,13 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
                                    threads: dict[int | None, int | None]) -> None:
     """A failure that ends the loader is its cause, whatever its shape.
 
-    For each process that exited non-zero or was killed, the failures after its last
-    step forward (a load, a map, an attachment...) and before its exit are the reason
-    it gave up.  A stop the user asked for (SIGINT, SIGTERM after that last step) is
-    not giving up: what fails while shutting down is told, not blamed.
+    For each process that exited non-zero or was killed, the last failure after its
+    last step forward (a load, a map, an attachment...) and before its exit is the
+    reason it gave up, with the failures of the same call and errno just before it
+    (three EPERM loads in a row).  Earlier failures in between keep what they were: a
+    missing PMU file the loader then tried another way around is not the cause, the
+    other way failing is.  A stop the user asked for (SIGINT, SIGTERM after that last
+    step) is not giving up: what fails while shutting down is told, not blamed.
     """
     for failure in failures:
         failure.ends_loader = False
@@ -143,6 +146,7 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
             last_progress[tgid] = action.line
         elif action.kind == "signal" and action.detail.get("signal") in USER_STOP:
             stopped[tgid] = action.line
+    last: dict[int | None, list[Failure]] = {}
     for failure in failures:
         tgid = threads.get(failure.pid, failure.pid)
         proc = ended.get(tgid)
@@ -153,9 +157,16 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
             continue
         exit_line = proc.exit_line
         if failure.line > after and (exit_line is None or failure.line <= exit_line):
-            failure.ends_loader = True
-            failure.probe = False
-            failure.expected = False
+            last.setdefault(tgid, []).append(failure)
+    for tail in last.values():
+        final = max(tail, key=lambda f: f.line)
+        for failure in tail:
+            # A probe before the final failure had a fallback, which was tried.
+            if failure is final or (not failure.probe and (
+                    failure.call, failure.errno, failure.file) == (
+                    final.call, final.errno, final.file)):
+                failure.ends_loader = True
+                failure.probe = False
 
 
 def _tried_and_went_on(objects: list[Obj], failure: Failure) -> bool:
@@ -191,6 +202,15 @@ def _load_probe(objects: list[Obj], failure: Failure) -> str | None:
         "program loading"
 
 
+def _named_and_kept(prog: Obj) -> bool:
+    """A program with its own name that the loader keeps until it ends is the loader's,
+    however small (a 2-instruction socket filter ``sock_keep``).  Probes are unnamed,
+    named ``libbpf_*``, or closed (or their fd reused) right after the test."""
+    if not prog.name or prog.name.startswith("libbpf_"):
+        return False
+    return prog.closed_line is None or prog.end in ("exit", "exec")
+
+
 def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: list[Pin],
                     failures: list[Failure]) -> None:
     """Mark feature probes (and say what each tested); safe to run more than once."""
@@ -203,6 +223,7 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
             # by name is the loader's own, however few its instructions.
             obj.probe = (not obj.attachments and id(obj) not in pinned
                          and (not obj.test_runs or not obj.name)
+                         and not _named_and_kept(obj)
                          and looks_like_probe_prog(obj.attrs))
             if obj.probe:
                 obj.feature = _prog_feature(obj)
