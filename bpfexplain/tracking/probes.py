@@ -202,11 +202,12 @@ def _load_probe(objects: list[Obj], failure: Failure) -> str | None:
         "program loading"
 
 
-def _named_and_kept(prog: Obj) -> bool:
+def _named_and_kept(prog: Obj, failed: set[int]) -> bool:
     """A program with its own name that the loader keeps until it ends is the loader's,
     however small (a 2-instruction socket filter ``sock_keep``).  Probes are unnamed,
-    named ``libbpf_*``, or closed (or their fd reused) right after the test."""
-    if not prog.name or prog.name.startswith("libbpf_"):
+    named ``libbpf_*``, closed (or their fd reused) right after the test, or tried in
+    an attachment the kernel refused (bpftrace's ``ksys_read`` kprobe_multi test)."""
+    if not prog.name or prog.name.startswith("libbpf_") or id(prog) in failed:
         return False
     return prog.closed_line is None or prog.end in ("exit", "exec")
 
@@ -215,6 +216,7 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
                     failures: list[Failure]) -> None:
     """Mark feature probes (and say what each tested); safe to run more than once."""
     pinned = {id(p.obj) for p in pins if p.obj is not None}
+    failed = {id(f.subject) for f in failures if f.subject is not None}
     for obj in objects:
         if obj.kind == "prog":
             # A test run is how bpftrace runs BEGIN/END, but also how it checks
@@ -223,7 +225,7 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
             # by name is the loader's own, however few its instructions.
             obj.probe = (not obj.attachments and id(obj) not in pinned
                          and (not obj.test_runs or not obj.name)
-                         and not _named_and_kept(obj)
+                         and not _named_and_kept(obj, failed)
                          and looks_like_probe_prog(obj.attrs))
             if obj.probe:
                 obj.feature = _prog_feature(obj)
