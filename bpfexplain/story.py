@@ -797,7 +797,7 @@ class _Builder:
         progs = [p for p in lc.real_programs() if existing_id(p) is None]
         seen = [o for o in lc.objects if existing_id(o) is not None and not o.probe]
         atts = [a for a in lc.attachments if not a.probe]
-        points = sorted({a.attach_point or "?" for a in atts})
+        points = {_event_key(a) for a in atts}
         maps = [o for o in lc.objects if o.kind == "map" and not o.probe and o.known
                 and existing_id(o) is None]
         outputs = [o for o in lc.objects if o.kind == "perf_event" and
@@ -1025,6 +1025,24 @@ class _Builder:
             told = "none that matter"
         parts.append("failures: " + told)
         return tuple(parts)
+
+
+_PER_CPU = frozenset({"cpu", "fd"})
+
+
+def _event_key(att: Attachment) -> tuple[object, ...]:
+    """What tells one event from another, for counting them: its name when the log or
+    the machine gave a full one; otherwise what the log shows of the event (a uprobe's
+    offset under -v) and, when even that is all alike, the program (bpftrace attaches
+    one program per probe).  The CPU never counts: per-CPU copies are one event."""
+    point = att.attach_point or ""
+    target = att.target
+    if ":" in point and not point.startswith(("uprobe:", "uretprobe:")) or target is None:
+        return (point,)
+    shown = tuple(sorted((k, str(v)) for k, v in target.attrs.items() if k not in _PER_CPU))
+    if ":" in point:
+        return (point, shown)
+    return (point, shown, att.prog.id)
 
 
 def _holder_open_after(att: Attachment, prog: Obj) -> bool:
