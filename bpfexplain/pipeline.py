@@ -15,6 +15,7 @@ from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver, sidecar_candidates
 from bpfexplain.story import Step, Story, build_story, step_for_action
 from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
+from bpfexplain.tracking.probes import looks_like_load_probe
 from bpfexplain.values import Event
 
 
@@ -71,6 +72,10 @@ class LiveExplainer:
 
 def _probably_probe(action: Action) -> bool:
     """Probes are only known for sure at the end; live output goes by their looks."""
+    failure = action.failure
+    if action.kind == "failure" and failure is not None and failure.call == "BPF_PROG_LOAD":
+        # bpftrace's helper checks: tiny unnamed loads the verifier refuses on purpose.
+        return failure.errno != "EPERM" and looks_like_load_probe(failure.attrs)
     obj = action.obj
     if obj is None:
         return False

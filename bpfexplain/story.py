@@ -1037,7 +1037,7 @@ def _event_key(att: Attachment) -> tuple[object, ...]:
     one program per probe).  The CPU never counts: per-CPU copies are one event."""
     point = att.attach_point or ""
     target = att.target
-    if ":" in point and not point.startswith(("uprobe:", "uretprobe:")) or target is None:
+    if (":" in point and not point.startswith(("uprobe:", "uretprobe:"))) or target is None:
         return (point,)
     shown = tuple(sorted((k, str(v)) for k, v in target.attrs.items() if k not in _PER_CPU))
     if ":" in point:

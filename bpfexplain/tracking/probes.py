@@ -169,6 +169,15 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
                 failure.probe = False
 
 
+def looks_like_load_probe(attrs: dict[str, Any]) -> bool:
+    """The shape of a probe's load, whatever its log level: tiny and unnamed (or named
+    ``libbpf_*``).  Only the shape: :func:`classify_probes` also asks what came next."""
+    name = str(attrs.get("prog_name") or "")
+    count = attrs.get("insn_cnt")
+    return isinstance(count, int) and count <= 8 and (
+        not name or name.startswith("libbpf_"))
+
+
 def _tried_and_went_on(objects: list[Obj], failure: Failure) -> bool:
     """After a failed load the loader still made something: the failure steered it."""
     return any(o.line > failure.line and o.file == failure.file and o.pid == failure.pid
@@ -187,10 +196,7 @@ def _load_probe(objects: list[Obj], failure: Failure) -> str | None:
     on to make its own objects afterwards; a named one (``bad_prog``) is the user's.
     """
     attrs = failure.attrs
-    name = str(attrs.get("prog_name") or "")
-    count = attrs.get("insn_cnt")
-    tiny = isinstance(count, int) and count <= 8
-    if not tiny or (name and not name.startswith("libbpf_")):
+    if not looks_like_load_probe(attrs):
         return None
     if failure.errno == "EPERM" or not _tried_and_went_on(objects, failure):
         return None
