@@ -229,3 +229,20 @@ def test_uprobe_targets_are_not_read_for_a_log_from_elsewhere() -> None:
     r = Resolver(local=True, origin=origin())
     r.note_kernel_version(version_code(5, 15, 122))
     assert r.uprobe_target("/bin/true", 0x1000) is None
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("bpf(BPF_PROG_LOAD, {kern_version=KERNEL_VERSION(5, 15, 122)}, 128) = 9",
+     version_code(5, 15, 122)),
+    # -X verbose and -X raw print the same number differently.
+    ("bpf(0x5 /* BPF_PROG_LOAD */, {kern_version=0x50f7a /* KERNEL_VERSION(5, 15, 122) */}, "
+     "0x80) = 9", version_code(5, 15, 122)),
+    ("bpf(0x5, {kern_version=0x61220}, 0x80) = 9", 0x61220),
+    ("bpf(BPF_PROG_LOAD, {kern_version=KERNEL_VERSION(0, 0, 0)}, 128) = 9", 0),
+])
+def test_kern_version_in_every_x_style(text: str, code: int) -> None:
+    from bpfexplain.grammar import parse_call_text
+    from bpfexplain.tracking.fields import kernel_version
+
+    args = parse_call_text(text)["args"]
+    assert kernel_version(args[1]["kern_version"]) == code
