@@ -192,7 +192,10 @@ def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
     """The tracing flags ``run`` uses (without ``-o`` and the command): shared with the
     benchmark so that it compares like with like."""
     # -q: "Process N attached/detached" would land on the user's terminal, not in the log.
-    flags = ["-f", "-q", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter()]
+    flags = ["-f", "-q", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter(),
+             # perf_event_attr in full (the rest abbreviated as usual): a uprobe's file
+             # offset (config2) only shows unabbreviated, and it names the probe.
+             "-e", "abbrev=!perf_event_open"]
     if strace.kill_on_exit and not attach:
         # strace dying (whatever kills it) takes the traced command with it.
         flags.append("--kill-on-exit")

@@ -279,6 +279,29 @@ def test_begin_end(tmp_path: Path, no_programs_left: list[dict[str, Any]]) -> No
     assert all(p["closed_line"] is not None for p in programs(doc))
 
 
+@pytest.mark.live("bpftrace", "bpftool")
+def test_uprobe_named_from_its_offset(tmp_path: Path,
+                                      no_programs_left: list[dict[str, Any]]) -> None:
+    """A live run is this machine: the uprobe's file offset (config2, shown because run
+    keeps perf_event_attr unabbreviated) is named from libc's symbol table."""
+    from bpfexplain.deep.elfsyms import symbols_of
+
+    libc = "/lib/x86_64-linux-gnu/libc.so.6"
+    elf = symbols_of(libc)
+    assert elf is not None, "no libc to probe"
+    malloc = next(s for s in elf.symbols if s.name == "malloc")
+    proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "2", "--", "bpftrace", "-e",
+                         f"uprobe:{libc}:malloc {{ @ = count(); }}")
+    no_programs_left.append(doc)
+    (att,) = attachments(doc)
+    assert att["attach_point"] == f"uprobe:{libc}:malloc"
+    (perf,) = [o for o in doc["objects"] if o["kind"] == "perf_event"
+               and o.get("attach_point") == att["attach_point"]]
+    assert perf["attach_point_source"] == "local"
+    assert perf["attrs"]["file"] == libc
+    assert perf["attrs"]["offset"] == elf.offset(malloc.value)
+
+
 @pytest.mark.live("execsnoop", "bpftool")
 def test_execsnoop_sees_an_exec(tmp_path: Path, no_programs_left: list[dict[str, Any]]) -> None:
     out = tmp_path / "story.json"
