@@ -293,6 +293,7 @@ def test_uprobe_named_from_its_offset(tmp_path: Path,
     proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "2", "--", "bpftrace", "-e",
                          f"uprobe:{libc}:malloc {{ @ = count(); }}")
     no_programs_left.append(doc)
+    assert proc.returncode == 0, proc.stderr
     (att,) = attachments(doc)
     assert att["attach_point"] == f"uprobe:{libc}:malloc"
     (perf,) = [o for o in doc["objects"] if o["kind"] == "perf_event"
