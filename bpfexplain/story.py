@@ -805,7 +805,13 @@ class _Builder:
         doers = self._doers()
         parts = [plural(len(progs), "program")] if progs or not maps else []
         if atts and parts:
-            parts[0] += f" attached to {plural(len(points), 'event')}"
+            # Only attached programs count as attached (bpftrace's BEGIN/END run once).
+            # (A program opened by id or from a pin and attached counts as the event's.)
+            attached = {id(a.prog) for a in atts}
+            mine = {id(p) for p in progs}
+            events = plural(len(points), "event")
+            parts[0] += f", {len(attached)} attached to {events}" \
+                if attached < mine else f" attached to {events}"
         if maps:
             parts.append(plural(len(maps), "map"))
         if outputs:

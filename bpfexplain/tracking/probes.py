@@ -27,14 +27,16 @@ from bpfexplain.values import as_int
 def looks_like_probe_prog(attrs: dict[str, Any]) -> bool:
     """Feature probes are tiny programs (``r0 = 0; exit``, a helper call or two).
 
-    A loader that asks for a verifier log wants to know why its program failed:
-    that is never a probe, however small the program.
+    A verifier log alone does not make a program the loader's own: bpftrace asks for
+    one on its unnamed 2-instruction helper checks, whose answer is the point.  A
+    tiny *named* program loaded with a log (``bad_prog``) is the loader's, though:
+    the name and the log say it wants that program, and why it failed.
     """
     name = str(attrs.get("prog_name") or "")
     count = attrs.get("insn_cnt")
     if name.startswith("libbpf_"):
         return True
-    if as_int(attrs.get("log_level")):
+    if name and as_int(attrs.get("log_level")):
         return False
     return isinstance(count, int) and count <= 8
 
