@@ -316,3 +316,26 @@ def test_seed_notes_kernel_is_never_named_from_here(tmp_path: Path) -> None:
         pytest.skip("this machine runs the seed notes' kernel")
     assert "not looked up on this machine: the log was recorded on Linux 5.15.122" in text
     assert 'a hint: the program attached to it is named "sys_enter"' in text
+
+
+# --------------------------------------------------------------------------------
+# the parser's gaps
+
+
+def test_x_verbose_instructions_parse_with_their_names() -> None:
+    from bpfexplain.parser import parse_events
+    from bpfexplain.values import Call, flag_names, unwrap
+
+    stats = Stats()
+    path = FIXTURES / "naming-xverbose-v.log"
+    with path.open("rb") as stream:
+        loads = [e for e in parse_events([(path.name, stream)], stats)
+                 if isinstance(e, Call) and e.name == "bpf" and e.args
+                 and "insns" in (unwrap(e.args[1]) or {})]
+    assert stats.unparsable == []
+    assert loads, "the recording prints instructions (-v)"
+    for call in loads:
+        insns = unwrap(call.args[1])["insns"]
+        assert isinstance(insns, list) and insns
+        # Every program ends with exit: BPF_JMP|BPF_K|BPF_EXIT, named part by part.
+        assert flag_names(insns[-1]["code"]) == ["BPF_JMP", "BPF_K", "BPF_EXIT"]
