@@ -434,7 +434,7 @@ class _Builder:
         cpu = a.get("cpu")
         where = "any CPU" if cpu == -1 else f"cpu {cpu}"
         spans += [(f", {where}) → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
-        if obj.attach_point in ("uprobe", "uretprobe", "kprobe", "kretprobe") \
+        if obj.attach_point in ("uprobe", "uretprobe", "usdt", "kprobe", "kretprobe") \
                 and not a.get("file"):
             hint = obj.attrs.get("likely_target")
             spans.append(("; strace shows only a pointer to the probed function", "dim"))

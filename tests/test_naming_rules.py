@@ -287,7 +287,13 @@ def test_usdt_probe_named_from_the_stapsdt_note() -> None:
         assert att.attach_point == "usdt:/usr/bin/python3.11:python:function__entry"
         assert perf.attach_source == "local"
     else:
-        assert att.attach_point == "uprobe"
+        assert att.attach_point == "usdt"
+    # Even without this machine, the semaphore's offset in config says "USDT".
+    plain = fixture_story(name).lifecycle
+    (att2,) = [a for a in plain.attachments if not a.probe]
+    assert att2.attach_point == "usdt"
+    assert att2.target is not None
+    assert att2.target.attrs["semaphore_offset"] == perf.attrs["config"] >> 32
 
 
 def test_seed_notes_kernel_is_never_named_from_here(tmp_path: Path) -> None:

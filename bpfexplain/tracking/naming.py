@@ -49,12 +49,18 @@ def _perf_event(t: TrackerBase, obj: Obj) -> None:
         return
     if obj.attach_point not in ("uprobe", "uretprobe") or (obj.deep and obj.deep.get("uprobe")):
         return
+    kind = obj.attach_point
     offset = attrs.get("config2")
     binary = t.last_binary.get(obj.pid)
-    if not isinstance(offset, int) or not binary:
-        return  # strace without -v shows neither the offset nor (ever) the path
     config = attrs.get("config")
     ref_ctr = config >> 32 if isinstance(config, int) else 0
+    if ref_ctr and obj.attach_point == "uprobe":
+        # config bits 32-63 are the uprobe's reference counter (a USDT semaphore's file
+        # offset): what loaders set for USDT probes with a semaphore.  The log says so.
+        obj.attach_point = "usdt"
+        attrs["semaphore_offset"] = ref_ctr
+    if not isinstance(offset, int) or not binary:
+        return  # strace without -v shows neither the offset nor (ever) the path
     attrs["file"] = binary
     attrs["offset"] = offset
     target = t.resolver.uprobe_target(binary, offset, ref_ctr)
@@ -66,7 +72,7 @@ def _perf_event(t: TrackerBase, obj: Obj) -> None:
     if target.kind == "usdt":
         obj.attach_point = f"usdt:{binary}:{target.name}"
     else:
-        obj.attach_point = f"{obj.attach_point}:{binary}:{target.name}"
+        obj.attach_point = f"{kind}:{binary}:{target.name}"
     obj.attach_source = "local"
 
 
