@@ -322,3 +322,12 @@ def test_every_fixture_makes_a_linked_page(name: str) -> None:
     bars_found = bars(page)
     shown = [o for o in story.lifecycle.objects if o.kind != "file"]
     assert len(bars_found) >= len(shown) + len(story.lifecycle.attachments)
+
+
+def test_probes_fold_into_one_lane_unless_the_story_is_verbose() -> None:
+    folded = story_html(fixture_story("seed-full.log"), read_log([str(FIXTURES / "seed-full.log")]))
+    assert folded.count('<g class="lane probe">') == 1 and "feature probes (7, folded)" in folded
+    verbose = story_html(fixture_story("seed-full.log", "verbose"),
+                         read_log([str(FIXTURES / "seed-full.log")]))
+    assert '<g class="lane probe">' not in verbose
+    assert len(bars(verbose)) == len(bars(folded))

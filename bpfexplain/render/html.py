@@ -298,8 +298,11 @@ def _subject_label(obj: Obj) -> str:
     return label
 
 
-def _timeline_groups(lc: Lifecycle, links: _Links) -> list[_Group]:
-    """Lanes from the lifecycle: every object kind (except plain files) and attachment."""
+def _timeline_groups(lc: Lifecycle, links: _Links, *, fold: bool = True) -> list[_Group]:
+    """Lanes from the lifecycle: every object kind (except plain files) and attachment.
+
+    Feature probes share one folded lane, as the story folds them; ``fold=False`` (a
+    verbose story tells each probe) gives each its own lane."""
     by_proc: dict[int | None, list[Obj]] = defaultdict(list)
     for obj in lc.objects:
         if obj.kind == "file":
@@ -322,13 +325,13 @@ def _timeline_groups(lc: Lifecycle, links: _Links) -> list[_Group]:
         probes: list[_Bar] = []
         for obj in by_proc.get(pid, []):
             bar = _object_bar(obj, links, lc)
-            if obj.probe:
+            if obj.probe and fold:
                 probes.append(bar)
             else:
                 lanes.append(_Lane(_subject_label(obj), [bar]))
         for att in atts_by_proc.get(pid, []):
             bar = _attachment_bar(att, links)
-            if att.probe:
+            if att.probe and fold:
                 probes.append(bar)
             else:
                 lanes.append(_Lane(bar.label, [bar]))
@@ -873,7 +876,8 @@ class _Page:
         svg = graphviz_svg(pic, dot_binary=self.options.dot_binary)
         graph_part = svg if svg is not None else _graph_list(pic)
         axis = _Axis(self.lc, self.log)
-        timeline_part = _timeline_svg(_timeline_groups(self.lc, self.links), axis)
+        timeline_part = _timeline_svg(
+            _timeline_groups(self.lc, self.links, fold=story.detail != "verbose"), axis)
         log_part, hidden_json = self._log_html()
         data = json_for_script(self._data(pic))
         csp = content_security_policy(STYLE, SCRIPT)
