@@ -344,8 +344,9 @@ def run(
     keep = save
     scratch: tempfile.TemporaryDirectory[str] | None = None
     if format is RunFormat.html and keep is None:
-        # The page shows the log: keep strace's output in a private directory.
-        scratch = tempfile.TemporaryDirectory(prefix="bpfexplain-")
+        # The page shows the log: keep strace's output in a private directory (named
+        # apart from the live session's own; removed below, or at exit after an error).
+        scratch = tempfile.TemporaryDirectory(prefix="bpfx-page-")
         keep = Path(scratch.name) / "trace.log"
     config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
                             save=keep, strace=strace)
