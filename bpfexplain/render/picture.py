@@ -308,9 +308,19 @@ class _Drawer:
                 self.edge(target, node, "pin", f"pin (BPF_OBJ_PIN, L{pin.line})")
 
     def _failures(self) -> None:
+        # The same failure repeated (a tool asking about every process's fds) is one box
+        # citing all its lines, as the story tells it once: 306 identical boxes would
+        # hide everything else and break Mermaid's size limits.
+        groups: dict[tuple[object, ...], list[Failure]] = {}
         for f in self.lc.failures:
             if f.expected or (f.probe and not self.verbose):
                 continue
+            subject = id(f.subject) if f.subject is not None else f.attrs.get("prog_name")
+            same_as = (f.call, f.errno, f.why, subject, f.pid, f.attrs.get("path"),
+                       f.attrs.get("pathname"))
+            groups.setdefault(same_as, []).append(f)
+        for same in groups.values():
+            f = same[0]
             details: list[str] = []
             if f.attrs.get("prog_name") and f.subject is None:
                 details.append(f'program "{f.attrs["prog_name"]}"')
@@ -319,11 +329,13 @@ class _Drawer:
                     details.append(str(f.attrs[key]))
             # The reason, wrapped: a failure box is where a learner looks for "why".
             details += textwrap.wrap(f.why, 48, max_lines=3, placeholder=" …")
-            details.append(f"L{f.line}")
+            lines = cite(x.line for x in same)
+            details.append(lines if len(same) == 1 else f"{len(same)} times: {lines}")
             node = self.add("failure", f"{f.call} failed: {f.errno}", tuple(details),
                             probe=f.probe, key=f)
+            self.tie(node, *same)
             src = self.ids.get(id(f.subject)) if f.subject is not None else None
-            self.edge(src or self.loader(f.pid), node, "failure", f"failed (L{f.line})")
+            self.edge(src or self.loader(f.pid), node, "failure", f"failed ({lines})")
 
     def _unattached(self) -> None:
         """Programs loaded but never attached: say so, it is often the whole lesson."""
