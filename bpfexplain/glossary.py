@@ -107,7 +107,8 @@ _CONCEPTS: tuple[GlossaryEntry, ...] = (
         "attach",
         "Connecting a loaded program to the event that should run it. Depending on the "
         "event this is an ioctl on a perf event (PERF_EVENT_IOC_SET_BPF), "
-        "BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN or BPF_PROG_ATTACH.",
+        "BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN or BPF_PROG_ATTACH, a setsockopt on a "
+        "socket (SO_ATTACH_BPF), or a netlink message for XDP (IFLA_XDP) and tc (TCA_BPF).",
         aliases=("attachment", "attaching", "attach point", "hook"),
         lifecycle="after the program is loaded",
         see_also=("link", "PERF_EVENT_IOC_SET_BPF", "BPF_LINK_CREATE", "BPF_PROG_ATTACH"),
@@ -518,6 +519,81 @@ _CONCEPTS: tuple[GlossaryEntry, ...] = (
         "attaches programs. Its probes carry names like libbpf_nametest.",
         aliases=("libbpf-based", "skeleton", "bpf skeleton"),
         see_also=("feature probe", "CO-RE", "global data"),
+    ),
+    # Attach routes outside bpf(): sockets, netlink (XDP, tc), cgroups.
+    _concept(
+        "netlink",
+        "A socket family (AF_NETLINK) through which programs ask the kernel to change "
+        "network settings: a request message (RTM_SETLINK, RTM_NEWTFILTER...) goes out "
+        "with sendmsg or sendto, and the kernel answers with an NLMSG_ERROR message whose "
+        "error field is 0 when the change was made. XDP and tc programs are attached this "
+        "way; the interface then keeps them after the loader exits.",
+        aliases=("AF_NETLINK", "NETLINK_ROUTE", "rtnetlink", "NLMSG_ERROR", "netlink ack",
+                 "RTM_NEWLINK", "RTM_SETLINK", "RTM_GETLINK"),
+        lifecycle="attaching XDP and tc programs; the ack says whether it worked",
+        see_also=("IFLA_XDP", "TCA_BPF", "XDP", "tc"),
+    ),
+    _concept(
+        "IFLA_XDP",
+        "The netlink attribute that attaches an XDP program to a network interface: "
+        "IFLA_XDP_FD is the program's fd (-1 removes it), IFLA_XDP_FLAGS the mode "
+        "(XDP_FLAGS_SKB_MODE generic, XDP_FLAGS_DRV_MODE native in the driver, "
+        "XDP_FLAGS_HW_MODE offloaded to the card) and XDP_FLAGS_UPDATE_IF_NOEXIST 'only if "
+        "none is attached'. The interface keeps the program until it is removed, for "
+        "example with 'ip link set dev IFACE xdpgeneric off'.",
+        aliases=("IFLA_XDP_FD", "IFLA_XDP_FLAGS", "IFLA_XDP_EXPECTED_FD", "xdpgeneric",
+                 "generic XDP", "native XDP", "XDP mode"),
+        lifecycle="sent in RTM_SETLINK/RTM_NEWLINK after the program is loaded",
+        since="4.8",
+        see_also=("netlink", "XDP", "BPF_XDP"),
+    ),
+    _concept(
+        "tc",
+        "Linux traffic control. A clsact qdisc gives an interface two hooks, ingress "
+        "(packets it receives, parent ffff:fff2) and egress (packets it sends, parent "
+        "ffff:fff3); a filter of kind bpf runs a SCHED_CLS program there on every packet. "
+        "With direct action (da) the program's return value is the verdict (TC_ACT_OK, "
+        "TC_ACT_SHOT...). The qdisc keeps the filter after tc exits.",
+        aliases=("traffic control", "clsact", "tc filter", "tc qdisc", "RTM_NEWQDISC",
+                 "RTM_NEWTFILTER", "RTM_DELTFILTER", "direct action", "tcx"),
+        lifecycle="a clsact qdisc, then a bpf filter over netlink (or a tcx link)",
+        see_also=("TCA_BPF", "netlink", "BPF_PROG_TYPE_SCHED_CLS"),
+    ),
+    _concept(
+        "TCA_BPF",
+        "The options of a tc filter of kind bpf, in a netlink RTM_NEWTFILTER message: "
+        "TCA_BPF_FD is the program's fd, TCA_BPF_NAME a name for listings, TCA_BPF_FLAGS "
+        "with TCA_BPF_FLAG_ACT_DIRECT makes the program's return value the verdict.",
+        aliases=("TCA_BPF_FD", "TCA_BPF_NAME", "TCA_BPF_FLAGS", "TCA_OPTIONS"),
+        lifecycle="sent in RTM_NEWTFILTER after the program is loaded",
+        since="4.1",
+        see_also=("tc", "netlink"),
+    ),
+    _concept(
+        "socket filter",
+        "A program attached to one socket with setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, "
+        "[prog_fd]): it runs on every packet the socket receives and can drop or trim "
+        "it. With SO_ATTACH_REUSEPORT_EBPF the program instead picks which socket of a "
+        "SO_REUSEPORT group gets each packet. It lasts until SO_DETACH_BPF or until the "
+        "socket's last fd is closed.",
+        aliases=("SO_ATTACH_BPF", "SO_ATTACH_REUSEPORT_EBPF", "SO_DETACH_BPF",
+                 "SO_DETACH_FILTER", "SO_DETACH_REUSEPORT_BPF", "setsockopt"),
+        lifecycle="setsockopt after the program is loaded and the socket made",
+        since="3.19",
+        see_also=("BPF_PROG_TYPE_SOCKET_FILTER", "BPF_PROG_TYPE_SK_REUSEPORT"),
+    ),
+    _concept(
+        "cgroup",
+        "A control group: a directory under /sys/fs/cgroup holding a set of processes. "
+        "A cgroup program (cgroup_skb, cgroup_sock...) is attached to the directory's fd "
+        "and runs for every process in the group, for example on every packet they send "
+        "(BPF_CGROUP_INET_EGRESS). Attached with BPF_PROG_ATTACH, the cgroup keeps it "
+        "after the loader exits until BPF_PROG_DETACH ('bpftool cgroup detach'); "
+        "attached with BPF_LINK_CREATE, it lasts as long as the link.",
+        aliases=("cgroups", "control group", "cgroup v2", "cgroup program"),
+        lifecycle="BPF_PROG_ATTACH or BPF_LINK_CREATE on a cgroup directory's fd",
+        since="4.10",
+        see_also=("BPF_PROG_ATTACH", "BPF_CGROUP_INET_EGRESS", "link"),
     ),
 )
 

@@ -116,6 +116,9 @@ def _check_sidecar(data: object, path: Path) -> tuple[dict[int, str], dict[int, 
 class Resolver:
     tracepoints: dict[int, tuple[str, Source]] = field(default_factory=dict)
     pmus: dict[int, tuple[str, Source]] = field(default_factory=dict)
+    interfaces: dict[int, tuple[str, Source]] = field(default_factory=dict)
+    """Network interface index → name, as the log showed it (``if_nametoindex("lo")``,
+    SIOCGIFINDEX, an RTM_NEWLINK reply)."""
     local: bool = False
     """Fall back to this machine's tracefs/sysfs for numbers nobody else named."""
     origin: LogOrigin = field(default_factory=LogOrigin)
@@ -124,6 +127,7 @@ class Resolver:
     """Files found but not used (wrong owner, a symlink...), for the user to hear of."""
     _local_tp_cache: dict[int, str] | None = None
     _local_pmu_cache: dict[int, str] | None = None
+    _local_if_cache: dict[int, str] | None = None
 
     # -- sources --------------------------------------------------------------
 
@@ -143,6 +147,12 @@ class Resolver:
         m = _PMU_TYPE_PATH.search(path)
         if m is not None:
             self.pmus[number] = (m.group(1), "log")
+
+    def learn_interface(self, index: int, name: str) -> None:
+        """The log tied interface ``name`` to ``index`` (the latest word wins: an index
+        can be given to another interface later)."""
+        if index > 0 and name:
+            self.interfaces[index] = (name, "log")
 
     def load_tracepoint_ids(self, path: Path) -> None:
         """``ID CAT:NAME`` lines (also accepts ``CAT:NAME ID`` and a sysfs ``.../id`` path).
@@ -273,6 +283,21 @@ class Resolver:
         symbol = elf.at_offset(offset)
         return UprobeTarget("symbol", symbol) if symbol else None
 
+    def interface(self, index: int) -> tuple[str, Source] | None:
+        """The name of interface ``index``: from the log, else from this machine
+        (marked ``local``), only when the log came from this kernel: ifindexes belong
+        to the recording machine and its network namespace."""
+        found = self.interfaces.get(index)
+        if found is not None:
+            return found
+        if self._may_look("ifindex"):
+            if self._local_if_cache is None:
+                self._local_if_cache = read_local_interfaces()
+            name = self._local_if_cache.get(index)
+            if name is not None:
+                return (name, "local")
+        return None
+
     def _local_tracepoints(self) -> dict[int, str]:
         if self._local_tp_cache is None:
             self._local_tp_cache = read_local_tracepoints()
@@ -336,6 +361,21 @@ def read_local_pmus() -> dict[int, str]:
     for type_file in Path(PMU_ROOT).glob("*/type"):
         try:
             out[int(type_file.read_text().strip())] = type_file.parent.name
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def read_local_interfaces() -> dict[int, str]:
+    """This machine's (this network namespace's) interfaces: ifindex → name."""
+    out: dict[int, str] = {}
+    try:
+        entries = list(Path("/sys/class/net").glob("*/ifindex"))
+    except OSError:
+        return out
+    for index_file in entries:
+        try:
+            out[int(index_file.read_text().strip())] = index_file.parent.name
         except (OSError, ValueError):
             continue
     return out

@@ -240,7 +240,7 @@ class _Builder:
             if obj.attrs.get("config") == "PERF_COUNT_SW_BPF_OUTPUT":
                 return "output"
             return "attach"
-        if kind in ("attach",):
+        if kind in ("attach", "qdisc"):
             return "attach"
         if kind == "pin":
             return "pin"
@@ -299,6 +299,11 @@ class _Builder:
             return self._perf_open_text(obj), ()
         if kind == "attach" and action.attachment is not None:
             return self._attach_text(action.attachment), ()
+        route = d.get("route")
+        if isinstance(route, str):
+            step = routes.by_name(route).step
+            if step is not None:
+                return step(action), ()
         if kind in ("enable", "disable") and obj is not None:
             verb = "switched on" if kind == "enable" else "switched off"
             ioctl = "PERF_EVENT_IOC_ENABLE" if kind == "enable" else "PERF_EVENT_IOC_DISABLE"
@@ -402,6 +407,14 @@ class _Builder:
     def _close_note(self, obj: Obj) -> str:
         if obj.refs > 0:
             return " (another fd still holds it)"
+        held = [a for a in obj.attachments if a.target is obj]
+        if held and all(outlives(a, self.lc) for a in held):
+            return f" (the {KIND_NOUN.get(obj.kind, obj.kind)} keeps its program attached)"
+        if held and obj.kind == "socket":
+            return " (its program goes with it)"
+        if obj.kind == "prog" and any(a.prog is obj and a.ended_line is None
+                                      and outlives(a, self.lc) for a in obj.attachments):
+            return " (its attachment keeps the program loaded)"
         live = [a for a in obj.attachments if a.prog is obj and _holder_open_after(a, obj)]
         if obj.kind == "prog" and live:
             return " (its attachment keeps the program in the kernel until that is released)"
@@ -517,7 +530,7 @@ class _Builder:
             else:
                 for a in run:
                     text, extra = self.step_text(a)
-                    steps.append(Step((a.line,), text, a.kind, a.probe, a.file, extra))
+                    steps.append(Step(_action_lines(a), text, a.kind, a.probe, a.file, extra))
             run.clear()
 
         for action in actions:
@@ -525,7 +538,38 @@ class _Builder:
                 flush()
             run.append(action)
         flush()
-        return _in_log_order(steps), intro
+        ordered = _in_log_order(steps)
+        if key == "exit":
+            # After the exit: what the kernel still runs, and how to remove it.
+            ordered += self._remains(actions)
+        return ordered, intro
+
+    def _remains(self, actions: list[Action]) -> list[Step]:
+        """After the loader's exit: what the kernel still runs, and how to remove it."""
+        exits = [a for a in actions if a.kind == "exit"]
+        if not exits:
+            return []
+        pid = self._tgid(exits[0].pid)
+        proc = self.lc.processes.get(pid)
+        who = proc.command if proc is not None and proc.command else "the loader"
+        steps: list[Step] = []
+        for att in self.lc.attachments:
+            if att.ended_line is not None or att.probe or not outlives(att, self.lc) \
+                    or self._tgid(att.prog.pid) != pid:
+                continue
+            text: list[Span] = [*name_spans(att.prog), (" is still attached to ", None),
+                                (att.attach_point or "its event", "bpf.point"),
+                                (f" after {who} exited (attached L{att.line})", None)]
+            pin = next((p for p in self.lc.pins if att.link is not None
+                        and p.obj is att.link and p.via == "BPF_OBJ_PIN"), None)
+            hint = f"rm {pin.path}" if pin is not None else \
+                routes.for_via(att.via).remove_hint(att)
+            if pin is not None:
+                text.append((f": the pin {pin.path} holds its link", None))
+            if hint:
+                text.append((f"; remove it with `{hint}`", None))
+            steps.append(Step((), tuple(text), "remains", False, att.file))
+        return steps
 
     def _per_cpu_attach(self, actions: list[Action]) -> tuple[list[Step], list[Action]]:
         """One event opened on every CPU (profile, perf counters): told once, per CPU listed.
@@ -711,15 +755,22 @@ class _Builder:
             "maps": ["map"],
             "output": ["perf buffer"],
             "load": ["eBPF program", "verifier"],
-            "attach": ["perf event"],
+            "attach": [],
             "pin": ["pin"],
             "open_pin": ["pin"],
             "query": ["object id"],
         }.get(key, [])
         if key == "attach":
-            # Each route used here brings its own terms, in the registry's order.
+            # Each route used here brings its own terms, in the registry's order; a
+            # perf event opened here is met whichever route attaches to it.
+            if any(a.kind == "perf_open" or (a.failure is not None
+                                              and a.failure.call == "perf_event_open")
+                   for a in actions):
+                terms.append("perf event")
             used = {routes.for_via(a.attachment.via).name for a in actions
                     if a.kind == "attach" and a.attachment is not None}
+            used |= {a.detail["route"] for a in actions
+                     if isinstance(a.detail.get("route"), str)}
             for route in routes.ROUTES:
                 if route.name in used:
                     terms += [t for t in route.terms if t not in terms]
@@ -794,7 +845,7 @@ class _Builder:
 
     def _headline(self) -> Spans:
         lc = self.lc
-        progs = [p for p in lc.real_programs() if existing_id(p) is None]
+        progs = [p for p in lc.real_programs() if existing_id(p) is None and p.same_as is None]
         seen = [o for o in lc.objects if existing_id(o) is not None and not o.probe]
         atts = [a for a in lc.attachments if not a.probe]
         points = {_event_key(a) for a in atts}
@@ -873,8 +924,15 @@ class _Builder:
     def _graph(self) -> tuple[Node, ...]:
         lc = self.lc
         nodes: list[Node] = []
-        for prog in lc.objects:
-            if prog.kind != "prog" or (prog.probe and not self.verbose):
+        shown = [p for p in lc.objects if p.kind == "prog" and (self.verbose or not p.probe)]
+        # A program opened again from its pin is the same kernel object: told under
+        # the program that was pinned, not as a second program.
+        reopened: dict[int, list[Obj]] = defaultdict(list)
+        for prog in shown:
+            if prog.same_as is not None and prog.same_as in shown:
+                reopened[id(prog.same_as)].append(prog)
+        for prog in shown:
+            if prog.same_as is not None and prog.same_as in shown:
                 continue
             label: list[Span] = [*name_spans(prog)]
             if prog.attrs.get("prog_type") is not None:
@@ -890,7 +948,16 @@ class _Builder:
             children: list[Node] = []
             for att in prog.attachments:
                 children.append(self._attachment_node(att))
-            if not prog.attachments:
+            for again in reopened.get(id(prog), []):
+                proc = lc.processes.get(again.pid)
+                who = f"{proc.command} (pid {proc.pid})" if proc and proc.command else \
+                    f"pid {again.pid}"
+                children.append(Node(
+                    ((f"opened again from its pin by {who}: BPF_OBJ_GET → fd {again.fd}, "
+                      f"L{again.line}", None),),
+                    tuple(self._attachment_node(att) for att in again.attachments)))
+            if not prog.attachments and not any(a.attachments
+                                                for a in reopened.get(id(prog), [])):
                 if prog.test_runs:
                     children.append(Node((("run once with BPF_PROG_TEST_RUN at ", None),
                                           (cite(prog.test_runs), None),
@@ -929,7 +996,7 @@ class _Builder:
         if pins:
             nodes.append(Node((("pins", None),), tuple(
                 Node(((p.path, "path"), (" ← ", None),
-                      *(name_spans(p.obj) if p.obj else (("?", None),)),
+                      *(_pinned_name(p.obj) if p.obj else (("?", None),)),
                       (f" (L{p.line}, {p.via})", None))) for p in pins)))
         opened = [p for p in lc.pins if p.via == "BPF_OBJ_GET"]
         if opened:
@@ -953,6 +1020,8 @@ class _Builder:
         status: list[str] = []
         if att.enabled_line is not None:
             status.append(f"{routes.for_via(att.via).enabled_word} L{att.enabled_line}")
+        elif att.kept:
+            status.append("never confirmed by the kernel")
         else:
             status.append("never enabled")
         if att.ended_line is not None and att.end != "released":
@@ -963,6 +1032,8 @@ class _Builder:
         return Node(tuple(where), (Node(((" · ".join(status), None),)),))
 
     def _release_of(self, att: Attachment) -> str:
+        if att.ended_line is None and outlives(att, self.lc):
+            return self._kept_words(att)
         holder = att.link or att.target
         if holder is None:
             return ""
@@ -972,7 +1043,20 @@ class _Builder:
             return f"released L{holder.closed_line}"
         return "still attached when the log ends"
 
+    def _kept_words(self, att: Attachment) -> str:
+        """``still attached after ip exited (the kernel keeps it)``."""
+        proc = self.lc.processes.get(att.prog.pid)
+        if proc is not None and proc.exit_line is not None:
+            return f"still attached after {proc.command or 'the loader'} exited " \
+                "(the kernel keeps it)"
+        return "still attached when the log ends (the kernel keeps it when the loader exits)"
+
     def _ending(self, obj: Obj) -> Spans:
+        kept = [a for a in obj.attachments if a.prog is obj and a.ended_line is None
+                and outlives(a, self.lc)]
+        if kept and obj.closed_line is not None:
+            return ((f"its fds closed L{obj.closed_line}; the program stays loaded, held "
+                     "by its attachment", "dim"),)
         if obj.closed_line is None:
             return (("still loaded when the log ends", "dim"),)
         how = {"close": "closed", "exit": "released when the process exited",
@@ -1043,12 +1127,39 @@ def _event_key(att: Attachment) -> tuple[object, ...]:
     one program per probe).  The CPU never counts: per-CPU copies are one event."""
     point = att.attach_point or ""
     target = att.target
+    if target is not None and target.kind == "socket":
+        # Two sockets of the same kind are two places, though their points read alike.
+        return (point, target.id)
     if (":" in point and not point.startswith(("uprobe:", "uretprobe:"))) or target is None:
         return (point,)
     shown = tuple(sorted((k, str(v)) for k, v in target.attrs.items() if k not in _PER_CPU))
     if ":" in point:
         return (point, shown)
     return (point, shown, att.prog.id)
+
+
+def _pinned_name(obj: Obj) -> Spans:
+    """An object in the list of pins: the path is already said, so not by its path."""
+    if obj.via == "BPF_OBJ_GET" and not obj.name:
+        return ((f"{KIND_NOUN.get(obj.kind, obj.kind)} ", None), fd_span(obj.fd))
+    return name_spans(obj)
+
+
+def outlives(att: Attachment, lc: Lifecycle) -> bool:
+    """The kernel keeps it when the loader's fds are gone: netlink, a cgroup's
+    BPF_PROG_ATTACH, or a link pinned in the BPF filesystem."""
+    return att.kept or (att.link is not None and any(
+        p.obj is att.link and p.via == "BPF_OBJ_PIN" for p in lc.pins))
+
+
+def _action_lines(action: Action) -> tuple[int, ...]:
+    """A step's lines: a netlink request's and the kernel's answer's, else the call's."""
+    att = action.attachment
+    first = att.line if att is not None and att.kept and att.line < action.line else \
+        action.detail.get("request_line")
+    if isinstance(first, int) and first < action.line:
+        return (first, action.line)
+    return (action.line,)
 
 
 def _holder_open_after(att: Attachment, prog: Obj) -> bool:

@@ -32,10 +32,20 @@ def name_spans(obj: Obj) -> Spans:
         return ((noun + " ", None), (obj.attach_point, "bpf.point"))
     if obj.kind in ("link", "raw_tracepoint") and obj.attach_point:
         return ((noun + " to ", None), (obj.attach_point, "bpf.point"))
+    if obj.kind == "socket" and obj.attrs.get("domain"):
+        return ((f"{noun} {obj.attrs['domain']}/{obj.attrs.get('type') or '?'}", None),)
+    if obj.kind == "cgroup" and obj.path:
+        return ((noun + " ", None), (obj.path, "path"))
+    if obj.via == "BPF_OBJ_GET" and obj.path:
+        # Opened from a pin made before the log: the pin is its only name.
+        what = "object" if obj.kind == "pinned" else noun
+        return ((f"{what} pinned at ", None), (obj.path, "path"))
     ident = existing_id(obj)
     if ident is not None:
         return ((f"{noun} ", None), (f"id {ident}", obj_style(obj)))
     if obj.fd is not None:
+        if noun == "fd":
+            return ((f"fd {obj.fd}", "fd"),)
         return ((f"{noun} ", None), (f"fd {obj.fd}", "fd"))
     return ((noun, None),)
 

@@ -14,7 +14,8 @@ import sys
 TRACED: frozenset[str] = frozenset({
     "bpf", "clone", "clone3", "close", "close_range", "dup", "dup2", "dup3", "execve",
     "execveat", "exit", "exit_group", "fcntl", "fcntl64", "fork", "ioctl", "mmap",
-    "mmap2", "open", "openat", "openat2", "perf_event_open", "read", "vfork",
+    "mmap2", "open", "openat", "openat2", "perf_event_open", "read", "recvfrom",
+    "recvmsg", "sendmsg", "sendto", "setsockopt", "socket", "vfork",
 })
 """Every syscall the explainer uses; everything else is counted and skipped unparsed.
 

@@ -159,17 +159,7 @@ def test_json_follows_the_contract_for_the_seed() -> None:
 
 
 
-# Issue 9: BPF_PROG_ATTACH/BPF_LINK_CREATE on a cgroup directory's fd point the
-# attachment at a target that is not an object ("file").  The cgroup route (owned by
-# the routes work) fixes it; strict, so the mark must go when it does.
-_CGROUP_TARGET_PENDING = pytest.mark.xfail(
-    strict=True, reason="issue 9: cgroup attach target is not an object yet")
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=_CGROUP_TARGET_PENDING)
-    if n.startswith(("net-cg-", "net-bpftool-cgroup")) else n
-    for n in fixture_names()])
+@pytest.mark.parametrize("name", fixture_names())
 def test_json_of_every_fixture_validates(name: str) -> None:
     doc = story_json(fixture_story(name))
     jsonschema.validate(doc, SCHEMA)

@@ -15,7 +15,7 @@ from bpfexplain.story import Story
 from bpfexplain.text import safe
 
 # Colours follow the terminal theme (render/text.py) so a slide and a terminal agree:
-# programs green, maps cyan, BTF magenta, perf events yellow, links blue.
+# programs green, maps cyan, BTF magenta, perf events yellow, links blue, sockets teal.
 NODE_STYLE: dict[str, str] = {
     "loader": 'shape=box, style="rounded,bold", color="#444444", fillcolor="#ffffff"',
     "prog": 'shape=box, style="rounded,filled,bold", color="#2e7d32", fillcolor="#c8e6c9"',
@@ -24,6 +24,7 @@ NODE_STYLE: dict[str, str] = {
     "perf": 'shape=box, style=filled, color="#f9a825", fillcolor="#fff9c4"',
     "output": 'shape=box, style="filled,dashed", color="#f9a825", fillcolor="#fffde7"',
     "link": 'shape=box, style=filled, color="#1565c0", fillcolor="#bbdefb"',
+    "socket": 'shape=box, style="rounded,filled", color="#00695c", fillcolor="#e0f2f1"',
     "point": 'shape=hexagon, style="filled,bold", color="#e65100", fillcolor="#ffe0b2"',
     "pin": 'shape=folder, style=filled, color="#5d4037", fillcolor="#efebe9"',
     "object": 'shape=box, style=filled, color="#616161", fillcolor="#eeeeee"',

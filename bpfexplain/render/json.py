@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bpfexplain.story import Story, cite
-from bpfexplain.tracking import Attachment, Failure, Obj
+from bpfexplain.story import Story, cite, outlives
+from bpfexplain.tracking import Attachment, Failure, Lifecycle, Obj
 
 SCHEMA = "bpfexplain/1"
 
@@ -70,7 +70,8 @@ def _attrs(obj: Obj) -> dict[str, Any]:
     return attrs
 
 
-def _attachment(att: Attachment, many_files: bool, files: list[str]) -> dict[str, Any]:
+def _attachment(att: Attachment, lc: Lifecycle, many_files: bool,
+                files: list[str]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "prog": att.prog.id,
         "target": att.target.id if att.target is not None else None,
@@ -85,13 +86,18 @@ def _attachment(att: Attachment, many_files: bool, files: list[str]) -> dict[str
         "released_line": _released_line(att),
         "attach_type": att.attach_type,
         "probe": att.probe,
+        "outlives_loader": outlives(att, lc),
     }
+    if att.attrs:
+        record["attrs"] = att.attrs
     if many_files:
         record["file"] = files[att.file]
     return record
 
 
 def _released_line(att: Attachment) -> int | None:
+    if att.kept:
+        return None  # the kernel keeps it: no fd's release ends it
     holder = att.link or att.target
     return holder.closed_line if holder is not None else None
 
@@ -142,7 +148,7 @@ def story_json(story: Story) -> dict[str, Any]:
         "files": files,
         "summary": _plain(story.headline),
         "objects": [_object(o, many, files) for o in lc.objects],
-        "attachments": [_attachment(a, many, files) for a in lc.attachments],
+        "attachments": [_attachment(a, lc, many, files) for a in lc.attachments],
         "pins": [{"object": p.obj.id if p.obj is not None else None, "path": p.path,
                   "line": p.line, "via": p.via} for p in lc.pins],
         "failures": [_failure(f, many, files) for f in lc.failures],

@@ -28,8 +28,8 @@ from bpfexplain import routes
 from bpfexplain.story import Story, cite
 from bpfexplain.tracking import Attachment, Failure, Lifecycle, Obj, Process
 
-KINDS = ("loader", "prog", "map", "btf", "perf", "output", "link", "point", "pin", "failure",
-         "object")
+KINDS = ("loader", "prog", "map", "btf", "perf", "output", "link", "socket", "point", "pin",
+         "failure", "object")
 """Node kinds; each renderer gives every kind one look (colour and shape)."""
 
 EDGE_KINDS = ("load", "attach", "enable", "never", "create", "uses", "types", "output",
@@ -150,6 +150,11 @@ class _Drawer:
                 self._map(obj)
         for obj in lc.objects:
             if obj.kind == "prog" and self.shown(obj):
+                if obj.same_as is not None and id(obj.same_as) in self.ids:
+                    # Opened again from its pin: the same program, one node.
+                    self.ids[id(obj)] = self.ids[id(obj.same_as)]
+                    self.tie(self.ids[id(obj)], obj)
+                    continue
                 self._prog(obj)
         self._outputs()
         self._attachments()
@@ -258,13 +263,20 @@ class _Drawer:
             holders = [a.link if a.link is not None else a.target for a in atts]
             attach_lines = cite(a.line for a in atts)
             short_via = route.short_via(via)
-            if all(h is None for h in holders):
-                self.edge(prog_node, point_node, "attach",
-                          f"② attach ({short_via}, {attach_lines})")
+            look = route.holder
+            if look is None or all(h is None for h in holders):
+                # Nothing the loader holds: the kernel keeps it on the interface or
+                # cgroup, live once the call (or the kernel's ack) says so.
+                if all(a.enabled_line is not None for a in atts):
+                    self.edge(prog_node, point_node, "attach",
+                              f"② attach ({short_via}, {attach_lines})")
+                else:
+                    self.edge(prog_node, point_node, "never",
+                              f"② attach asked ({short_via}, {attach_lines}), never "
+                              "confirmed")
                 continue
             objs = [h for h in holders if h is not None]
             # The route says how the object holding its attachments looks.
-            look = route.holder
             title = look.title if len(objs) == 1 else f"{len(objs)} {look.many}"
             details = [("fd " if len(objs) == 1 else "fds ")
                        + ", ".join(str(o.fd) for o in objs)]
@@ -286,6 +298,7 @@ class _Drawer:
                 self.edge(holder, point_node, "enable", look.live.format(lines=cite(enabled)))
 
     def _pins(self) -> None:
+        pin_nodes: dict[str, str] = {}
         for pin in self.lc.pins:
             if pin.obj is not None and id(pin.obj) not in self.ids:
                 # BPF_OBJ_GET creates the object it opens; show it as what it is.
@@ -295,7 +308,10 @@ class _Drawer:
                 title = "pinned object" if kind == "object" else pin.obj.label()
                 self.ids[id(pin.obj)] = self.add(kind, title, (f"{_fd(pin.obj)} · L{pin.line}",),
                                                  key=pin.obj)
-            node = self.add("pin", pin.path, ("pinned in the BPF filesystem",))
+            # One node per path: pinning and opening the same path meet there.
+            node = pin_nodes.get(pin.path) or self.add("pin", pin.path,
+                                                       ("pinned in the BPF filesystem",))
+            pin_nodes[pin.path] = node
             if pin.obj is not None:
                 self.tie(node, pin.obj)
             target = self.ids.get(id(pin.obj)) if pin.obj is not None else None
@@ -341,6 +357,8 @@ class _Drawer:
         """Programs loaded but never attached: say so, it is often the whole lesson."""
         for obj in self.lc.objects:
             if (obj.kind == "prog" and id(obj) in self.ids and not obj.attachments
+                    and not any(o.same_as is obj and o.attachments for o in self.lc.objects)
+                    and obj.same_as is None
                     and not obj.test_runs and obj.known and not obj.probe):
                 node = self.add("point", "not attached to anything", probe=True)
                 self.tie(node, obj)

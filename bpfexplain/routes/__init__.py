@@ -12,25 +12,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bpfexplain.routes import link_create, perf_event, prog_attach, raw_tracepoint
+from bpfexplain.routes import (
+    link_create,
+    netlink_tc,
+    netlink_xdp,
+    perf_event,
+    prog_attach,
+    raw_tracepoint,
+    socket_filter,
+)
 from bpfexplain.routes.base import Holder, HolderKind, Route
 
-__all__ = ["ROUTES", "Holder", "HolderKind", "Route", "attach_calls", "for_via"]
+__all__ = ["ROUTES", "Holder", "HolderKind", "Route", "attach_calls", "by_name", "for_via"]
 
 ROUTES: tuple[Route, ...] = (
     perf_event.ROUTE,
     link_create.ROUTE,
     raw_tracepoint.ROUTE,
     prog_attach.ROUTE,
+    socket_filter.ROUTE,
+    netlink_xdp.ROUTE,
+    netlink_tc.ROUTE,
 )
 """Every attach route, in the order the story introduces their terms."""
 
 _BY_VIA: dict[str, Route] = {via: route for route in ROUTES for via in route.vias}
+_BY_NAME: dict[str, Route] = {route.name: route for route in ROUTES}
 
 
 def for_via(via: str) -> Route:
     """The route that makes attachments with this ``via``."""
     return _BY_VIA[via]
+
+
+def by_name(name: str) -> Route:
+    """The route called ``name`` (actions of a route carry it in ``detail["route"]``)."""
+    return _BY_NAME[name]
 
 
 def attach_calls(routes: Iterable[Route] = ROUTES) -> frozenset[str]:

@@ -14,12 +14,22 @@ from typing import Any
 
 from bpfexplain import knowledge as kn
 from bpfexplain.routes.base import Holder, Route
+from bpfexplain.routes.netlink import interface_name
+from bpfexplain.routes.targets import cgroup_target
 from bpfexplain.story_words import Spans, fd_span, name_spans, short
 from bpfexplain.tracking.base import TrackerBase
 from bpfexplain.tracking.fields import enum
 from bpfexplain.tracking.probes import looks_like_probe_prog
 from bpfexplain.tracking.records import Attachment, Obj
 from bpfexplain.values import Call, as_int, as_text, unwrap
+
+# Attach types whose target is an interface index (target_ifindex, which strace 6.1
+# prints as target_fd: the same union member), and how their attach point is written.
+_INTERFACE_POINTS = {
+    "BPF_XDP": "xdp:{iface}",
+    "BPF_TCX_INGRESS": "tc:{iface}:ingress", "BPF_TCX_EGRESS": "tc:{iface}:egress",
+    "BPF_NETKIT_PRIMARY": "netkit:{iface}:primary", "BPF_NETKIT_PEER": "netkit:{iface}:peer",
+}
 
 
 def bpf_link_create(t: TrackerBase, call: Call, cmd: str, attr: dict[str, Any]) -> None:
@@ -28,14 +38,28 @@ def bpf_link_create(t: TrackerBase, call: Call, cmd: str, attr: dict[str, Any]) 
         lc = {}
     attach_type = enum(kn.ATTACH_TYPE, lc.get("attach_type"))
     prog = t.lookup(call.pid, lc.get("prog_fd"), call, "prog")
+    if prog is not None and prog.kind == "pinned":
+        prog.kind = "prog"
     target_fd = as_int(lc.get("target_fd"))
     target = None
-    if attach_type == "BPF_PERF_EVENT":
-        target = t.lookup(call.pid, lc.get("target_fd"), call, "perf_event")
-    elif target_fd is not None and target_fd > 0:
-        target = t.table(call.pid).fds.get(target_fd)
-    attrs = {"attach_type": attach_type, "target_fd": target_fd}
-    point = _link_attach_point(attach_type, lc, target, prog)
+    attrs: dict[str, Any] = {"attach_type": attach_type, "target_fd": target_fd}
+    att_attrs: dict[str, Any] = {}
+    source: str | None = None
+    if attach_type in _INTERFACE_POINTS:
+        index_value = lc.get("target_ifindex", lc.get("target_fd"))
+        name, source, index = interface_name(t, index_value)
+        attrs = {"attach_type": attach_type, "target_ifindex": index}
+        att_attrs = {"interface": name, "ifindex": index}
+        if source == "local":
+            att_attrs["interface_source"] = "local"
+        iface = name or (f"ifindex {index}" if index else "?")
+        point: str | None = _INTERFACE_POINTS[str(attach_type)].format(iface=iface)
+    else:
+        if attach_type == "BPF_PERF_EVENT":
+            target = t.lookup(call.pid, lc.get("target_fd"), call, "perf_event")
+        elif target_fd is not None and target_fd > 0:
+            target = t.table(call.pid).fds.get(target_fd)
+        point = _link_attach_point(attach_type, lc, target, prog)
     if not call.ok or call.result is None:
         probe = (prog is not None and looks_like_probe_prog(prog.attrs)) or (
             target_fd is not None and target_fd < 0)
@@ -44,13 +68,14 @@ def bpf_link_create(t: TrackerBase, call: Call, cmd: str, attr: dict[str, Any]) 
     link = t.new("link", call, call.result, cmd, attrs=attrs)
     if prog is None:
         return
+    target = cgroup_target(t, target, attach_type)
     att = Attachment(prog, target, "BPF_LINK_CREATE", call.line, call.origin.file, link=link,
                      attach_point=point, attach_type=attach_type,
-                     enabled_line=call.line)
+                     enabled_line=call.line, attrs=att_attrs)
     link.attach_point = point
     if point is not None:
         link.attach_source = target.attach_source if target is not None and \
-            target.attach_source else "log"
+            target.attach_source else (source or "log")
     t.attach(att, call)
 
 

@@ -195,7 +195,7 @@ ROUTE = Route(
     syscalls={"perf_event_open": on_perf_event_open, "ioctl": on_ioctl},
     attach_calls=frozenset({"perf_event_open", "PERF_EVENT_IOC_SET_BPF",
                             "PERF_EVENT_IOC_ENABLE"}),
-    terms=("PERF_EVENT_IOC_SET_BPF",),
+    terms=("perf event", "PERF_EVENT_IOC_SET_BPF"),
     short_via=lambda via: via.replace("PERF_EVENT_IOC_", ""),
     enabled_word="enabled",
     ends="when the perf event's last fd is closed (PERF_EVENT_IOC_DISABLE stops it first)",

@@ -18,8 +18,9 @@ The package, one job per module:
 * :mod:`.base`: the state and the operations every handler uses (fd binding and
   reuse, lookups, failures); the rules about fd reuse and racing threads live there;
 * :mod:`.fds`: per-process fd tables;
-* :mod:`.processes`, :mod:`.files`, :mod:`.objects`: handlers for processes, fds and
-  files, and the bpf(2) commands that make and use objects;
+* :mod:`.processes`, :mod:`.files`, :mod:`.sockets`, :mod:`.objects`: handlers for
+  processes, fds and files, sockets and interface names, and the bpf(2) commands that
+  make and use objects;
 * :mod:`.probes`: the one home of "is this a feature probe?";
 * :mod:`.naming`: attach point names beyond one call (this machine's BTF and ELF
   files, when the log came from this kernel; hints; bpftrace's interval timers);
@@ -59,6 +60,7 @@ from bpfexplain.tracking.records import (
     Process,
     Via,
 )
+from bpfexplain.tracking.sockets import SocketEvents
 from bpfexplain.values import Call, Event, Exit, Signal
 
 __all__ = [
@@ -68,27 +70,34 @@ __all__ = [
 ]
 
 CORE_SYSCALLS: frozenset[str] = (ProcessEvents.SYSCALLS | FileEvents.SYSCALLS
-                                 | BpfObjects.SYSCALLS)
+                                 | SocketEvents.SYSCALLS | BpfObjects.SYSCALLS)
 """The syscalls the tracker itself follows; the attach routes add theirs."""
 
 
-class Tracker(ProcessEvents, FileEvents, BpfObjects):
+class Tracker(ProcessEvents, FileEvents, SocketEvents, BpfObjects):
     """Feed events in log order; read :meth:`lifecycle` at the end."""
 
     def __init__(self, resolver: Resolver | None = None, files: list[str] | None = None):
         super().__init__(resolver, files)
         # Imported here, not at the top: the routes import this package's modules.
-        from bpfexplain.routes import ROUTES
+        from bpfexplain.routes import ROUTES, netlink
 
         self._calls: dict[str, list[Callable[[Call], None]]] = {}
         for name in CORE_SYSCALLS:
             handler = getattr(self, "on_" + name, None)
             if handler is not None:
                 self._calls.setdefault(name, []).append(handler)
+        messages: dict[str, netlink.NetlinkHandler] = {}
         for route in ROUTES:
             for name, route_handler in route.syscalls.items():
                 self._calls.setdefault(name, []).append(partial(route_handler, self))
             self.bpf_routes.update(route.bpf_commands)
+            messages.update(route.netlink)
+        if messages:
+            # One netlink reader for every route: it matches each request to its ack.
+            for name, transport in netlink.handlers(messages).items():
+                self._calls.setdefault(name, []).append(partial(transport, self))
+        self._finishers = [route.finish for route in ROUTES if route.finish is not None]
 
     def feed(self, event: Event) -> list[Action]:
         """Track one event; returns the actions it produced (for live output)."""
@@ -110,6 +119,12 @@ class Tracker(ProcessEvents, FileEvents, BpfObjects):
 
     def lifecycle(self) -> Lifecycle:
         """Classify probes and return the records; safe to call more than once."""
+        from bpfexplain.routes import netlink
+
+        # Requests the log never showed answered are told as such, once.
+        netlink.finish(self)
+        for finish in self._finishers:
+            finish(self)
         name_at_end(self.objects, self.attachments)
         classify_probes(self.objects, self.attachments, self.pins, self.failures)
         # After the probes are known (a probe's load is no step forward).

@@ -22,6 +22,7 @@ from bpfexplain.resolve import Resolver
 from bpfexplain.tracking.fds import FdTable
 from bpfexplain.tracking.fields import kind_from_annotation, unwrap_fd
 from bpfexplain.tracking.records import (
+    CONTEXT_KINDS,
     Action,
     ActionKind,
     Attachment,
@@ -100,7 +101,7 @@ class TrackerBase:
         old = table.fds.get(fd)
         before = old if old is not None else table.history.get(fd)
         if before is not None and before is not obj and obj.previous is None and \
-                obj.kind != "file":
+                obj.kind not in CONTEXT_KINDS and before.kind not in CONTEXT_KINDS:
             obj.previous = before
         if old is not None and old is not obj:
             # The log never showed this fd closed, yet the kernel handed the number
@@ -122,9 +123,15 @@ class TrackerBase:
             self.released(obj, line, how)
 
     def released(self, obj: Obj, line: int, how: ObjEnd) -> None:
-        """An object is gone: attachments through it end with it."""
+        """An object is gone: attachments through it end with it.
+
+        Not those the kernel keeps (netlink, a cgroup's BPF_PROG_ATTACH), nor those
+        held by a pinned link: the pin holds the link.
+        """
+        if any(p.obj is obj and p.via == "BPF_OBJ_PIN" for p in self.pins):
+            return
         for att in self.attachments:
-            if att.ended_line is not None:
+            if att.ended_line is not None or att.kept:
                 continue
             # A link holds its perf event: only the link's release ends the attachment.
             holder = att.link if att.link is not None else att.target
@@ -166,8 +173,11 @@ class TrackerBase:
 
     def fail(self, call: Call, name: str, *, subject: Obj | None = None,
              attrs: dict[str, Any] | None = None, detail: str | None = None,
-             probe: bool = False, why: str | None = None) -> Failure:
-        errno = call.errno or "unknown error"
+             probe: bool = False, why: str | None = None,
+             errno: str | None = None) -> Failure:
+        """Record a failed call.  ``errno`` overrides the call's own: a netlink request
+        fails in the kernel's answer, read by a call that itself succeeded."""
+        errno = errno or call.errno or "unknown error"
         if why is None:
             why = kn.errno_meaning(errno, name) if errno in kn.ERRNO else \
                 f"the call failed with {errno}"
@@ -184,10 +194,22 @@ class TrackerBase:
         self.act("failure", call, failure=failure, obj=subject)
         return failure
 
-    def attach(self, att: Attachment, call: Call) -> None:
+    def promote(self, obj: Obj, kind: ObjKind) -> Obj:
+        """A context fd (a cgroup directory, a socket) that an attachment made matter:
+        give it its kind and an id, and list it among the objects."""
+        if obj.kind in CONTEXT_KINDS or obj.kind in ("pinned", "unknown"):
+            obj.kind = kind
+        if obj not in self.objects:
+            self.counters[kind] += 1
+            obj.id = f"{kind}-{self.counters[kind]}"
+            self.objects.append(obj)
+        return obj
+
+    def attach(self, att: Attachment, call: Call, **detail: Any) -> None:
         """Record an attachment a route made (the action tells it)."""
         self.attachments.append(att)
         att.prog.attachments.append(att)
         if att.target is not None and att.target is not att.prog:
             att.target.attachments.append(att)
-        self.act("attach", call, obj=att.prog, other=att.target, attachment=att)
+        self.act("attach", call, obj=att.prog, other=att.target, attachment=att,
+                 detail=dict(detail))

@@ -6,7 +6,7 @@ Threads share one table, ``fork`` copies it (each object gains a reference),
 
 from __future__ import annotations
 
-from bpfexplain.tracking.records import Obj
+from bpfexplain.tracking.records import CONTEXT_KINDS, Obj
 
 
 class FdTable:
@@ -24,7 +24,7 @@ class FdTable:
     def remove(self, fd: int) -> Obj | None:
         obj = self.fds.pop(fd, None)
         self.cloexec.discard(fd)
-        if obj is not None and obj.kind != "file":
+        if obj is not None and obj.kind not in CONTEXT_KINDS:
             self.history[fd] = obj
         return obj
 

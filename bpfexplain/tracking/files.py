@@ -10,7 +10,7 @@ from typing import Any
 
 from bpfexplain.tracking.base import TrackerBase
 from bpfexplain.tracking.fields import unwrap_fd
-from bpfexplain.tracking.records import Obj
+from bpfexplain.tracking.records import CONTEXT_KINDS, Obj
 from bpfexplain.values import Call, Fd, as_int, as_text, flag_names, symbol
 
 
@@ -48,7 +48,7 @@ class FileEvents(TrackerBase):
         if obj is None:
             return
         table.remove(fd)
-        if obj.kind in ("file",):
+        if obj.kind in CONTEXT_KINDS and not obj.attachments:
             obj.refs -= 1
             return
         self.unref(obj, call.line, "close", call.origin.file)
@@ -71,7 +71,7 @@ class FileEvents(TrackerBase):
             if obj is None:
                 continue
             self.unref(obj, call.line, "close", call.origin.file)
-            if obj.kind != "file":
+            if obj.kind not in CONTEXT_KINDS or obj.attachments:
                 self.act("close", call, obj=obj)
 
     def _dup(self, call: Call, old_value: Any, cloexec: bool) -> None:
@@ -84,7 +84,7 @@ class FileEvents(TrackerBase):
         if obj is None:
             return
         self.bind(call.pid, call.result, obj, call, cloexec=cloexec)
-        if obj.kind != "file":
+        if obj.kind not in CONTEXT_KINDS or obj.attachments:
             self.act("dup", call, obj=obj, detail={"old": old, "new": call.result})
 
     def on_dup(self, call: Call) -> None:

@@ -176,8 +176,15 @@ class BpfObjects(TrackerBase):
         kind: ObjKind = "pinned"
         if call.result_path:
             kind = kind_from_annotation(call.result_path) or kind
-        obj = self.new(kind, call, call.result, cmd, attrs={"pathname": path})
+        # A path pinned earlier in the log names the object: it is the same one.
+        pinned = next((p.obj for p in reversed(self.pins) if p.path == path
+                       and p.via == "BPF_OBJ_PIN" and p.obj is not None), None)
+        if pinned is not None and kind == "pinned" and pinned.kind not in ("unknown", "pinned"):
+            kind = pinned.kind
+        obj = self.new(kind, call, call.result, cmd, attrs={"pathname": path},
+                       name=pinned.name if pinned is not None else "")
         obj.path = path
+        obj.same_as = pinned
         self.pins.append(Pin(obj, path, call.line, call.origin.file, via=cmd))
         self.act("obj_get", call, obj=obj, detail={"path": path})
 

@@ -13,11 +13,16 @@ from typing import Any, Literal
 
 ObjKind = Literal[
     "btf", "map", "prog", "perf_event", "link", "raw_tracepoint", "iter", "stats", "token",
-    "pinned", "file", "unknown",
+    "pinned", "file", "socket", "cgroup", "unknown",
 ]
-"""What an fd refers to.  ``file`` is context (tracefs ids, binaries), never a graph
-node; ``unknown`` an fd the log never showed being created; ``pinned`` a BPF_OBJ_GET
-result whose kind the log does not show."""
+"""What an fd refers to.  ``file`` and ``socket`` are context (tracefs ids, binaries,
+netlink sockets) until an attachment makes them matter: a socket that gets a filter,
+a cgroup directory that gets a program; ``unknown`` an fd the log never showed being
+created; ``pinned`` a BPF_OBJ_GET result whose kind the log does not show."""
+
+CONTEXT_KINDS: frozenset[str] = frozenset({"file", "socket"})
+"""Kinds of fds that are context, not objects: no story step when they close, and no
+"fd N was ... before" notes about them."""
 
 ObjEnd = Literal["close", "reused", "exec", "exit"]
 """How an object was released: closed, its fd number taken over, close-on-exec, exit."""
@@ -27,6 +32,7 @@ AttachmentEnd = Literal["disabled", "detached", "released", "exit"]
 
 Via = Literal[
     "PERF_EVENT_IOC_SET_BPF", "BPF_LINK_CREATE", "BPF_RAW_TRACEPOINT_OPEN", "BPF_PROG_ATTACH",
+    "SO_ATTACH_BPF", "SO_ATTACH_REUSEPORT_EBPF", "IFLA_XDP", "TCA_BPF",
 ]
 """The call an attachment was made with; each belongs to one route
 (:mod:`bpfexplain.routes`) and is an enum value of the JSON schema."""
@@ -40,7 +46,7 @@ ActionKind = Literal[
     "prog_load", "map_create", "btf_load", "create", "reopen", "obj_get", "pin", "map_op",
     "test_run", "bind_map", "info", "next_id", "bpf",
     # attach routes
-    "perf_open", "enable", "disable", "perf_ioctl", "attach", "detach",
+    "perf_open", "enable", "disable", "perf_ioctl", "attach", "detach", "qdisc",
     "failure",
 ]
 """What one meaningful call did; the story tells each kind its own way."""
@@ -88,6 +94,9 @@ class Obj:
     previous: Obj | None = None
     """The object that had this fd number before in the same process (fds are reused)."""
     attachments: list[Attachment] = field(default_factory=list)
+    same_as: Obj | None = None
+    """For an object opened from a pin (BPF_OBJ_GET): the object pinned at that path
+    earlier in the log, which it is (the kernel's object is the same)."""
 
     def label(self) -> str:
         """A short name for messages: ``program "sys_enter"``, ``map "AT_"``, ``fd 8``."""
@@ -102,7 +111,8 @@ class Obj:
 KIND_NOUN: dict[str, str] = {
     "prog": "program", "map": "map", "btf": "BTF", "perf_event": "perf event",
     "link": "link", "raw_tracepoint": "raw tracepoint link", "iter": "iterator",
-    "pinned": "pinned object", "file": "file", "unknown": "fd",
+    "pinned": "pinned object", "file": "file", "socket": "socket", "cgroup": "cgroup",
+    "unknown": "fd",
 }
 """How the story names each kind of object."""
 
@@ -120,6 +130,11 @@ class Attachment:
     enabled_line: int | None = None
     ended_line: int | None = None
     end: AttachmentEnd | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    """What the route knows beyond the attach point: XDP mode, tc flags, cgroup flags."""
+    kept: bool = False
+    """The kernel keeps it when every fd is gone (netlink, BPF_PROG_ATTACH to a cgroup):
+    only a detach ends it, and it outlives the loader."""
 
     @property
     def enabled(self) -> bool:
