@@ -242,7 +242,10 @@ def interface_name(t: TrackerBase, value: Any) -> tuple[str | None, str | None, 
     value = unwrap(value)
     if isinstance(value, Func) and value.name == "if_nametoindex" and value.args:
         name = as_text(value.args[0])
-        return name, "log", None
+        # strace named it; the number itself shows only where the log said it.
+        index = next((i for i, (n, src) in t.resolver.interfaces.items()
+                      if n == name and src == "log"), None)
+        return name, "log", index
     index = as_int(value)
     if index is None or index <= 0:
         return None, None, index
