@@ -531,7 +531,7 @@ _CONCEPTS: tuple[GlossaryEntry, ...] = (
         aliases=("AF_NETLINK", "NETLINK_ROUTE", "rtnetlink", "NLMSG_ERROR", "netlink ack",
                  "RTM_NEWLINK", "RTM_SETLINK", "RTM_GETLINK"),
         lifecycle="attaching XDP and tc programs; the ack says whether it worked",
-        see_also=("IFLA_XDP", "TCA_BPF", "XDP", "tc"),
+        see_also=("IFLA_XDP", "TCA_BPF", "BPF_PROG_TYPE_XDP", "tc"),
     ),
     _concept(
         "IFLA_XDP",
@@ -545,7 +545,7 @@ _CONCEPTS: tuple[GlossaryEntry, ...] = (
                  "generic XDP", "native XDP", "XDP mode"),
         lifecycle="sent in RTM_SETLINK/RTM_NEWLINK after the program is loaded",
         since="4.8",
-        see_also=("netlink", "XDP", "BPF_XDP"),
+        see_also=("netlink", "BPF_PROG_TYPE_XDP", "BPF_XDP"),
     ),
     _concept(
         "tc",
