@@ -329,7 +329,11 @@ def test_pin_and_obj_get() -> None:
     """)
     assert [(p.path, p.via) for p in lc.pins] == [("/sys/fs/bpf/demo", "BPF_OBJ_PIN"),
                                                   ("/sys/fs/bpf/demo", "BPF_OBJ_GET")]
-    assert lc.pins[0].obj is by_name(lc, "demo")
+    pinned, opened = lc.pins[0].obj, lc.pins[1].obj
+    assert pinned is not None and opened is not None and pinned is not opened
+    assert (pinned.via, pinned.fd, pinned.name) == ("BPF_MAP_CREATE", 3, "demo")
+    # The path was pinned earlier in the log: what BPF_OBJ_GET opens is that map.
+    assert (opened.kind, opened.name, opened.fd, opened.same_as) == ("map", "demo", 4, pinned)
 
 
 def test_exit_releases_everything_of_the_process() -> None:
