@@ -56,8 +56,12 @@ INTERESTING = TRACED
 #   26, SO_DETACH_FILTER/SO_DETACH_BPF 27, SO_ATTACH_BPF 50, SO_ATTACH_REUSEPORT_CBPF 51,
 #   SO_ATTACH_REUSEPORT_EBPF 52, SO_DETACH_REUSEPORT_BPF 68 (0x44);
 # - the socket I/O calls when strace decoded a netlink message in them (nlmsg_type=),
-#   never for ordinary data.
+#   never for ordinary data; and a received buffer strace left as bytes (it decodes
+#   one only when it can tell the socket is netlink: recvmsg with msg_name=NULL hides
+#   that) whose 16-bit type after the 32-bit length is NLMSG_ERROR (2): the kernel's
+#   ack of an XDP or tc request, read by libbpf and bpftool exactly so.
 # A false positive only costs one parse; a false negative would hide a step.
+_NETLINK_ANSWER = re.compile(r'nlmsg_type=|"(?:\\[0-7]{1,3}|\\.|[^"\\]){4}\\(?:2|002)\\0')
 _CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
     "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"|"\\237\\353\\1\\0'),
     "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"
@@ -70,8 +74,8 @@ _CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
                              r"(?:0x1[ab]|0x3[234]|0x44|2[67]|5[012]|68)[,)]"),
     "sendmsg": re.compile(r"nlmsg_type="),
     "sendto": re.compile(r"nlmsg_type="),
-    "recvmsg": re.compile(r"nlmsg_type="),
-    "recvfrom": re.compile(r"nlmsg_type="),
+    "recvmsg": _NETLINK_ANSWER,
+    "recvfrom": _NETLINK_ANSWER,
 }
 
 # What printleader writes before a call: `[pid  1234] ` (strace on stderr) or

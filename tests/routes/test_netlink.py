@@ -10,9 +10,10 @@ import io
 import struct
 
 from bpfexplain.framing import Stats
+from bpfexplain.origin import LogOrigin
 from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver
-from bpfexplain.routes import netlink
+from bpfexplain.routes import netlink, netlink_xdp
 from bpfexplain.tracking import Lifecycle, Tracker
 from bpfexplain.values import Func, Sym
 
@@ -92,13 +93,25 @@ def test_a_bare_ifindex_is_named_from_the_log_first() -> None:
 
 
 def test_a_bare_ifindex_falls_back_to_this_machine_marked_local() -> None:
-    resolver = Resolver(local=True)
+    resolver = Resolver(local=True, origin=LogOrigin(live=True))
     resolver._local_if_cache = {5: "veth9"}   # this machine's view, without touching /sys
     (att,) = track(PROG, SOCK, send("5"), ack("0"), resolver=resolver).attachments
     assert att.attach_point == "xdp:veth9"
     assert att.attrs["interface_source"] == "local"
+    # ...and no hint to remove it by a name the log never said.
+    assert netlink_xdp.remove_hint(att) is None
     (unnamed,) = track(PROG, SOCK, send("5"), ack("0")).attachments
     assert unnamed.attach_point == "xdp:ifindex 5"
+
+
+def test_no_local_interface_name_for_a_log_from_another_kernel() -> None:
+    # kern_version 5.15.0 in the program load: not this machine's kernel.
+    old = PROG.replace('prog_name="xdp_pass"',
+                       'kern_version=KERNEL_VERSION(5, 15, 0), prog_name="xdp_pass"')
+    resolver = Resolver(local=True)
+    resolver._local_if_cache = {5: "veth9"}
+    (att,) = track(old, SOCK, send("5"), ack("0"), resolver=resolver).attachments
+    assert att.attach_point == "xdp:ifindex 5"
 
 
 def test_raw_attrs_reads_tc_options_strace_left_as_bytes() -> None:
@@ -135,3 +148,22 @@ def test_interface_name_of_an_if_nametoindex_rendering() -> None:
     t.resolver.learn_interface(1, "lo")
     assert netlink.interface_name(t, Func("if_nametoindex", ("lo",))) == ("lo", "log", 1)
     assert netlink.interface_name(t, 0) == (None, None, 0)
+
+
+def test_prefilter_keeps_acks_strace_left_as_bytes() -> None:
+    # libbpf and bpftool read the ack with msg_name=NULL: strace 6.1 prints bytes
+    # (fixtures/net-xdp-netlink.log line 72); ordinary data stays skipped.
+    lines = [
+        'recvmsg(5, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="$\\0\\0\\0\\2\\0\\0\\1'
+        '\\252\\213\\21kKA\\0\\0\\0\\0\\0\\0004\\0\\0\\0\\23\\0\\5\\0\\252\\213\\21k\\0\\0\\0\\0", '
+        'iov_len=4096}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 36',
+        'recvfrom(5, "$\\1\\0\\0\\2\\0\\0\\0\\1\\0\\0\\0", 8192, 0, NULL, NULL) = 292',
+        'recvmsg(5, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="hello, world", '
+        'iov_len=4096}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 12',
+        'recvfrom(5, "GET / HTTP/1.1\\r\\n", 8192, 0, NULL, NULL) = 16',
+    ]
+    stats = Stats()
+    data = ("\n".join(lines) + "\n").encode()
+    events = list(parse_events([("t.log", io.BytesIO(data))], stats))
+    assert [e.origin.line for e in events] == [1, 2]
+    assert stats.skipped == 2 and stats.unparsable == []
