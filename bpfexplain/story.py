@@ -1002,7 +1002,7 @@ class _Builder:
         if opened:
             nodes.append(Node((("opened pins", None),), tuple(
                 Node(((p.path, "path"), (" → ", None),
-                      *(name_spans(p.obj) if p.obj else (("?", None),)),
+                      *(_pinned_name(p.obj) if p.obj else (("?", None),)),
                       (f" (L{p.line}, {p.via})", None))) for p in opened)))
         return tuple(nodes)
 
