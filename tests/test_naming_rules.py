@@ -67,9 +67,15 @@ def real_failures(lc: Lifecycle) -> list[str]:
 # feature probes versus failures versus real programs
 
 
-HELPER_PROBES = ["naming-bpftrace-str.log"] if (FIXTURES / "naming-bpftrace-str.log").exists() \
-    else []
-"""bpftrace scripts using str(): the recording joins when the thread-exit fix is in."""
+def present(*names: str) -> list[str]:
+    """The recordings among ``names`` that this checkout has (some join with other
+    work: bpftrace tools that start threads need the thread-exit fix)."""
+    return [n for n in names if (FIXTURES / n).exists()]
+
+
+HELPER_PROBES = present("naming-bpftrace-str.log", "bt-str.log", "bt-gethostlatency.log",
+                        "bt-bashreadline.log", "bt-usdt.log", "bt-opensnoop.log")
+"""bpftrace runs whose helper checks (2-instruction KPROBE loads, log_level=1) fail."""
 
 
 @pytest.mark.parametrize("name", HELPER_PROBES)
@@ -83,10 +89,11 @@ def test_bpftrace_helper_probes_are_folded(name: str) -> None:
         assert f.attrs["log_level"] == 1 and not f.attrs["prog_name"]
         assert f.probe and not f.ends_loader
         assert f.feature is not None and "helper" in f.feature
-    assert real_failures(lc) == []
-    assert "failures: none that matter" in story.footer
-    assert "failure" not in headline(story)
-    assert [p.name for p in lc.real_programs()] == ["sys_enter_opena"]
+    assert "BPF_PROG_LOAD EACCES" not in real_failures(lc)
+    # No phantom: the helper checks that load are probes too, unnamed as they are.
+    assert all(p.name for p in lc.real_programs()), [p.label() for p in lc.real_programs()]
+    if meta(name)["exit_status"] in (0, 124) and not real_failures(lc):
+        assert "failures: none that matter" in story.footer
 
 
 @pytest.mark.parametrize(("name", "program", "cause"), [
@@ -100,6 +107,10 @@ def test_bpftrace_helper_probes_are_folded(name: str) -> None:
     ("kprobe-fail.log", None, "openat ENOENT"),
     ("hw-fail.log", None, "perf_event_open ENOENT"),
     ("naming-filelife-fail.log", None, None),
+    *[pytest.param(n, None, "openat ENOENT", id=n) for n in present(
+        # cilium/ebpf: a missing tracepoint id file, kprobe_events missing twice;
+        # BCC: kprobe_events missing.
+        "go-tracepoint-enoent.log", "go-kprobe-fail.log", "bcc-execsnoop.log")],
 ])
 def test_a_failure_that_ends_the_loader_is_its_cause(name: str, program: str | None,
                                                      cause: str | None) -> None:
@@ -113,6 +124,7 @@ def test_a_failure_that_ends_the_loader_is_its_cause(name: str, program: str | N
     if cause is not None:
         assert f"{last.call} {last.errno}" == cause
     assert all(not f.probe for f in causes)
+    assert all("tries another way" not in f.why for f in causes)
     if program is not None:
         assert last.attrs.get("prog_name") == program
     head = headline(story)

@@ -13,6 +13,9 @@ from bpfexplain.tracking.fields import unwrap_fd
 from bpfexplain.tracking.records import CONTEXT_KINDS, Obj
 from bpfexplain.values import Call, Fd, as_int, as_text, flag_names, symbol
 
+TRIES_ANOTHER_WAY = "the loader tries another way"
+"""How a fallback-able failure ends its reason (see probes.mark_failures_that_end_loaders)."""
+
 
 def looks_like_binary(path: str) -> bool:
     if path.startswith(("/sys/", "/proc/", "/dev/", "/etc/", "/run/", "/tmp/")):
@@ -146,7 +149,7 @@ class FileEvents(TrackerBase):
                 "cannot be attached here"))
             return
         self.fail(call, "openat", attrs={"path": path}, probe=True, why=(
-            f"{path} could not be opened ({call.errno}); the loader tries another way"))
+            f"{path} could not be opened ({call.errno}); {TRIES_ANOTHER_WAY}"))
 
     def on_read(self, call: Call) -> None:
         if not call.ok or len(call.args) < 2:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bpfexplain import knowledge as kn
+from bpfexplain.tracking.files import TRIES_ANOTHER_WAY
 from bpfexplain.tracking.records import (
     USER_STOP,
     Action,
@@ -169,6 +170,10 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
                     final.call, final.errno, final.file)):
                 failure.ends_loader = True
                 failure.probe = False
+                if failure.why.endswith(TRIES_ANOTHER_WAY):
+                    # It had no other way: this is where it gave up.
+                    failure.why = failure.why[:-len(TRIES_ANOTHER_WAY)] + \
+                        "the loader had no other way and gave up"
 
 
 def looks_like_load_probe(attrs: dict[str, Any]) -> bool:
