@@ -163,11 +163,17 @@ Event = Union[Call, Signal, Exit]  # noqa: UP007 - runtime alias, Python 3.10 ne
 # -- helpers the tracker uses to read values without caring how strace rendered them --
 
 def unwrap(value: Any) -> Any:
-    """Strip presentation: a comment's value, an fd's number, an in/out's final value."""
+    """Strip presentation: a comment's value, an fd's number, an in/out's final value.
+
+    A struct's final value is its fields at entry updated by the ones strace printed
+    at exit: ``clone3({flags=…CLONE_THREAD…} => {parent_tid=[12]}, 88)`` lists only
+    the changed field after ``=>``, and the flags must not be lost with the rest."""
     while True:
         if isinstance(value, Commented):
             value = value.value
         elif isinstance(value, InOut):
+            if isinstance(value.before, dict) and isinstance(value.after, dict):
+                return {**value.before, **value.after}
             value = value.after
         elif isinstance(value, Fd):
             return value.num

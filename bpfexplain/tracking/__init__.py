@@ -109,7 +109,7 @@ class Tracker(ProcessEvents, FileEvents, SocketEvents, BpfObjects):
         elif isinstance(event, Signal):
             self.on_signal(event)
         elif isinstance(event, Exit):
-            self.on_exit(event)
+            self.on_exited(event)
         return self.actions[before:]
 
     def feed_all(self, events: Iterable[Event]) -> Lifecycle:

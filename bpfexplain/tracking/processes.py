@@ -28,7 +28,13 @@ class ProcessEvents(TrackerBase):
                         event.pid, detail={"signal": event.name, "info": event.info})
         self.actions.append(action)
 
-    def on_exit(self, event: Exit) -> None:
+    def on_exited(self, event: Exit) -> None:
+        """strace's ``+++ exited with N +++`` / ``+++ killed by SIG +++`` line: the end
+        of a process when ``pid`` leads its thread group.  A thread's own line (strace
+        prints one per traced thread, after its ``exit(0) = ?``) releases nothing: the
+        fd table belongs to the thread group.  The ``exit`` syscall itself needs no
+        handler; this one is not named ``on_exit`` so that it is never taken for the
+        syscall's."""
         pid = event.pid
         tgid = self.tgids.get(pid, pid)
         proc = self.process(pid)
