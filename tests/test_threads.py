@@ -102,3 +102,59 @@ def test_a_thread_exit_whose_clone_was_not_traced_does_not_crash() -> None:
     """)
     (m,) = lc.objects
     assert (m.end, m.closed_line) == ("close", 4)
+
+
+def test_a_thread_seen_before_its_clone3_returned_is_still_a_thread() -> None:
+    # Under load strace prints a new thread's calls, even its end, before the
+    # creator's `<... clone3 resumed>`: the thread is not a process of its own.
+    lc = track(f"""
+        100 {MAP.format(name="kept", fd=3)}
+        100 {CLONE3_START}, 88 <unfinished ...>
+        102 {MAP.format(name="early", fd=4)}
+        100 <... clone3 resumed> => {{parent_tid=[102]}}, 88) = 102
+        102 exit(0)                 = ?
+        102 +++ exited with 0 +++
+        100 close(4)                = 0
+        100 exit_group(0)           = ?
+        100 +++ exited with 0 +++
+    """)
+    assert lc.threads[102] == 100
+    assert list(lc.processes) == [100]
+    kept, early = lc.objects
+    assert (kept.end, kept.closed_line) == ("exit", 9)
+    # the thread's map lives in the thread group's table, closed by the creator
+    assert early.pid == 100 and (early.end, early.closed_line) == ("close", 7)
+
+
+def test_a_thread_that_ended_before_its_clone3_returned_is_no_process() -> None:
+    lc = track(f"""
+        100 {CLONE3_START}, 88 <unfinished ...>
+        102 exit(0)                 = ?
+        102 +++ exited with 0 +++
+        100 <... clone3 resumed> => {{parent_tid=[102]}}, 88) = 102
+        100 exit_group(0)           = ?
+        100 +++ exited with 0 +++
+    """)
+    assert lc.threads[102] == 100
+    assert list(lc.processes) == [100]
+    assert [a.pid for a in lc.actions if a.kind == "exit"] == [100]
+
+
+def test_a_vfork_child_that_ran_before_the_call_returned_keeps_its_command() -> None:
+    # With CLONE_VFORK the creator resumes only after the child's execve, so the
+    # child's calls come first; what it became must survive the creator's return.
+    lc = track(f"""
+        100 {MAP.format(name="m", fd=3)}
+        100 clone3({{flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, stack=0x7fbc7870d000, stack_size=0x9000}}, 88 <unfinished ...>
+        101 dup2(4, 1)              = 1
+        101 execve("/bin/sh", ["sh", "-c", "true"], 0x7ffde8263e10 /* 12 vars */) = 0
+        100 <... clone3 resumed>) = 101
+        101 exit_group(0)           = ?
+        101 +++ exited with 0 +++
+        100 close(3)                = 0
+    """)
+    child = lc.processes[101]
+    assert (child.command, child.argv, child.parent) == ("sh", ["sh", "-c", "true"], 100)
+    assert lc.threads.get(101) == 101
+    (m,) = lc.objects
+    assert (m.end, m.closed_line) == ("close", 8)

@@ -28,10 +28,15 @@ class FdTable:
             self.history[fd] = obj
         return obj
 
-    def copy(self, owner: int | None) -> FdTable:
+    def copy(self, owner: int | None, *, without_cloexec: bool = False) -> FdTable:
+        """The table a fork child starts with (each fd one more reference); without
+        the close-on-exec fds for a child that has already run execve."""
         table = FdTable(owner)
-        table.fds = dict(self.fds)
-        table.cloexec = set(self.cloexec)
-        for obj in table.fds.values():
+        for fd, obj in self.fds.items():
+            if without_cloexec and fd in self.cloexec:
+                continue
+            table.fds[fd] = obj
             obj.refs += 1
+            if fd in self.cloexec:
+                table.cloexec.add(fd)
         return table

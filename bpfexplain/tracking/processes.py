@@ -66,18 +66,50 @@ class ProcessEvents(TrackerBase):
         parent_table = self.table(call.pid)
         names = {str(f) for f in flags}
         parent_tgid = self.tgids.get(call.pid, call.pid)
+        # The child's own calls may come first: strace prints them as they happen,
+        # and the creator's call is complete (and joined) only at its return, which
+        # for CLONE_VFORK is after the child's execve.  What was recorded for the
+        # child before now is kept, not overwritten.
+        early_table = self.tables.get(child)
+        early = self.processes.get(child)
         if "CLONE_THREAD" in names:
             self.tgids[child] = parent_tgid
+            if early is not None and child != parent_tgid:
+                self._fold_early_thread(child, parent_tgid, early)
         else:
             self.tgids[child] = child
-            self.processes[child] = Process(child, child, parent=parent_tgid,
-                                            command=self.process(call.pid).command)
+            proc = early or Process(child, child)
+            proc.parent = parent_tgid
+            if proc.command is None:
+                proc.command = self.process(call.pid).command
+            self.processes[child] = proc
         if "CLONE_FILES" in names:
+            if early_table is not None and early_table is not parent_table:
+                for fd, obj in early_table.fds.items():
+                    obj.pid = parent_tgid
+                    parent_table.fds.setdefault(fd, obj)
+                    if fd in early_table.cloexec:
+                        parent_table.cloexec.add(fd)
             self.tables[child] = parent_table
-        else:
+        elif early_table is None:
             self.tables[child] = parent_table.copy(child)
+        else:
+            # the parent's fds underneath the ones the child has made since; a child
+            # that has already run execve kept none of the close-on-exec ones
+            table = parent_table.copy(child, without_cloexec=bool(early and early.argv))
+            table.fds.update(early_table.fds)
+            table.cloexec |= early_table.cloexec
+            self.tables[child] = table
         if "CLONE_THREAD" not in names:
             self.act("fork", call, detail={"child": child})
+
+    def _fold_early_thread(self, child: int, tgid: int | None, early: Process) -> None:
+        """A thread whose calls came before its creation was taken for a process of
+        its own (even ended, when its exit came first too): it was one of ``tgid``'s
+        threads all along."""
+        del self.processes[child]
+        self.process(tgid).signals.extend(early.signals)
+        self.actions[:] = [a for a in self.actions if not (a.kind == "exit" and a.pid == child)]
 
     def on_clone(self, call: Call) -> None:
         flags: list[str | int] = []
