@@ -1,3 +1,3 @@
-from bpfexplain.cli import main
+from bpfexplain.entry import main
 
 main()

@@ -350,7 +350,8 @@ def run(
         keep = Path(scratch.name) / "trace.log"
     config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
                             save=keep, strace=strace)
-    with live.LiveSession(config, strace_bin) as session:
+    # Already started by bpfexplain.entry when the argv allowed it (same config).
+    with live.open_session(config, strace_bin) as session:
         # Everything heavy is imported from here on, while the command starts.
         from bpfexplain.framing import Stats
         from bpfexplain.render.summary import summary_lines

@@ -1009,6 +1009,53 @@ class LiveSession:
         return path
 
 
+_prestarted: LiveSession | None = None
+"""A session :mod:`bpfexplain.entry` started before typer was imported, for ``run``."""
+
+
+def prestart(config: RunConfig, strace: Strace) -> None:
+    """Start strace now for the ``run`` that typer will parse (see :mod:`bpfexplain.entry`)."""
+    global _prestarted
+    session = LiveSession(config, strace)
+    session.__enter__()
+    _prestarted = session
+
+
+def open_session(config: RunConfig, strace: Strace) -> contextlib.AbstractContextManager[
+        LiveSession]:
+    """``run``'s session: the pre-started one when it was started for exactly this
+    run, otherwise a new one (started on entering)."""
+    global _prestarted
+    session, _prestarted = _prestarted, None
+    if session is not None:
+        if session.config == config and session.trace.strace == strace:
+            return _Entered(session)
+        session.__exit__(None, None, None)  # not this run's: gone before ours starts
+    return LiveSession(config, strace)
+
+
+def abandon_prestarted() -> None:
+    """A pre-started session that ``run`` never took (it cannot happen when the argv
+    check is right): stop it, as a run that failed would stop."""
+    global _prestarted
+    session, _prestarted = _prestarted, None
+    if session is not None:
+        session.__exit__(None, None, None)
+
+
+class _Entered(contextlib.AbstractContextManager["LiveSession"]):
+    """A session already entered: ``with`` only exits it."""
+
+    def __init__(self, session: LiveSession):
+        self.session = session
+
+    def __enter__(self) -> LiveSession:
+        return self.session
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.__exit__(*exc)
+
+
 def meta_path(log: Path) -> Path:
     return log.with_name(log.name + ".meta.json")
 
