@@ -100,6 +100,10 @@ _INTERESTING_BYTES = frozenset(name.encode() for name in INTERESTING)
 # `     0.000123 `) is only digits, colons, dots and blanks.  Twice as fast as the
 # full prefix, which still handles `[pid N]`, `<comm>`, `[ 321]`...
 _FAST_CALL_START_BYTES = re.compile(rb"[0-9 :.]*([a-z_][a-z0-9_]*)\(")
+_SIMPLE_CALL_BYTES = re.compile(rb"(\d{1,10}) (?:(\d{1,20}\.\d{1,12}) )?([a-z_][a-z0-9_]*)\(")
+"""The start of a call line as ``run`` has strace write them (``-f -ttt``; or ``-f``
+alone): pid, time, name.  Where :data:`_CALL_START` reads the same three groups."""
+_CHECKED_BYTES = frozenset(name.encode() for name in _CONTENT_CHECKS)
 _OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
 _RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
 _UNFINISHED = "<unfinished ...>"
@@ -258,6 +262,9 @@ class Framer:
         fast_start = _FAST_CALL_START_BYTES.match
         call_start = _CALL_START_BYTES.match
         needed = _INTERESTING_BYTES
+        simple_start = _SIMPLE_CALL_BYTES.match
+        checked = _CHECKED_BYTES
+        complete = _COMPLETE.search
         limit = MAX_LINE_BYTES + 1
         number = 0
         while True:
@@ -275,6 +282,23 @@ class Framer:
             if m is not None and m[1] not in needed and self._open is None:
                 stats.skipped += 1
                 continue
+            simple = simple_start(raw)
+            if simple is not None and self._open is None and simple[3] not in checked \
+                    and len(raw) < limit:
+                # The common line, framed here without the general path: a complete
+                # call of a needed syscall, its pid and time as `-f -ttt` prints them.
+                try:
+                    text = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    text = ""
+                start = simple.start(3)
+                if text and not text.endswith((_UNFINISHED, ">")) and "\x1b" not in text \
+                        and complete(text, start) is not None:
+                    stats.frames += 1
+                    yield Frame("call", text[start:], self.file, number, number,
+                                int(simple[1]), None,
+                                float(simple[2]) if simple[2] else None, None)
+                    continue
             if len(raw) == limit and not raw.endswith(b"\n"):
                 self._runaway(stream, raw, number)
                 continue

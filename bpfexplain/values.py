@@ -201,6 +201,8 @@ def symbol(value: Any) -> str | None:
 
 def as_int(value: Any) -> int | None:
     """An integer value (fd numbers included), or None."""
+    if type(value) is int:
+        return value  # the common case, on every map operation: no wrapper to strip
     value = unwrap(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value

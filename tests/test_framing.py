@@ -357,3 +357,45 @@ def test_every_socket_and_netlink_line_of_the_net_fixtures_parses() -> None:
                 bad += 1
                 print(f"{log.name}:{number}: {problem}")
     assert seen > 300 and bad == 0
+
+
+def _general_frames(data: bytes) -> tuple[list[object], Stats]:
+    """Frames through the general per-line path only (no byte-level shortcuts)."""
+    from bpfexplain.framing import Framer
+
+    stats = Stats()
+    lines = data.decode("utf-8", "replace").splitlines()
+    stats.lines = len(lines)
+    return list(Framer(stats, 0).frames(enumerate(lines, 1))), stats
+
+
+def _variants() -> list[bytes]:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "fixtures"
+    logs = [p.read_bytes() for p in sorted(root.rglob("*.log"))]
+    # Edge shapes next to the common one: unfinished, durations, colours, a split
+    # call, a call whose result never came, a line without its newline at the end.
+    logs.append(b"12 1.5 bpf(BPF_MAP_LOOKUP_ELEM, {map_fd=3}, 32 <unfinished ...>\n"
+                b"12 1.6 <... bpf resumed>) = 0\n"
+                b"12 1.7 bpf(BPF_MAP_GET_NEXT_KEY, {map_fd=3}, 24) = 0 <0.000012>\n"
+                b"12 1.8 \x1b[1mbpf\x1b[0m(BPF_MAP_FREEZE, {map_fd=3}, 4) = 0\n"
+                b"12 1.9 bpf(BPF_MAP_FREEZE, {map_fd=3}Hello\n"
+                b", 4) = 0\n"
+                b"12 2.0 close(3\n"
+                b"12 2.1 read(3, \"x\", 1) = 1\n"
+                b"12 2.2 bpf(BPF_MAP_FREEZE, {map_fd=4}, 4) = 0")
+    return logs
+
+
+def test_stream_framing_equals_the_general_path_on_every_fixture() -> None:
+    """frames_of_stream's shortcuts for common lines give the general path's frames."""
+    from bpfexplain.framing import Framer
+
+    for data in _variants():
+        stats = Stats()
+        fast = list(Framer(stats, 0).frames_of_stream(io.BytesIO(data)))
+        general, general_stats = _general_frames(data)
+        assert fast == general
+        assert (stats.frames, stats.skipped, stats.lines) == \
+            (general_stats.frames, general_stats.skipped, general_stats.lines)

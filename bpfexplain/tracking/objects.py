@@ -22,6 +22,9 @@ from bpfexplain.tracking.probes import btf_feature, looks_like_probe_prog
 from bpfexplain.tracking.records import Obj, ObjKind, Pin
 from bpfexplain.values import Call, as_int, as_text, flag_names, symbol, unwrap
 
+_METHODS: dict[str, str] = {}
+"""``BPF_MAP_LOOKUP_ELEM`` -> ``bpf_map_lookup_elem``: the handler's name, per command."""
+
 
 class BpfObjects(TrackerBase):
     """The bpf(2) syscall and its object commands."""
@@ -42,8 +45,11 @@ class BpfObjects(TrackerBase):
         if route is not None:
             route(self, call, cmd, attr)
             return
-        handler = getattr(self, "bpf_" + cmd[4:].lower(), None) if cmd.startswith("BPF_") \
-            else None
+        method = _METHODS.get(cmd)
+        if method is None:
+            # Named once per command: a map walk sends the same few commands endlessly.
+            method = _METHODS[cmd] = "bpf_" + cmd[4:].lower() if cmd.startswith("BPF_") else ""
+        handler = getattr(self, method, None) if method else None
         if handler is not None:
             handler(call, cmd, attr)
             return
