@@ -150,6 +150,7 @@ class _Emitter:
         self.slots = slots
         self.consts: list[object] = []
         self.used: set[int] = set()
+        self.converters: dict[int, Callable[[str], object]] = {}
 
     def const(self, value: object) -> str:
         self.consts.append(value)
@@ -162,12 +163,14 @@ class _Emitter:
             if not _is_number(self.slots[index]):
                 raise _Unplaceable
             self.used.add(index)
+            self.converters[index] = _integer
             return f"N(s[{index}])"
         if type(value) is str and value in self.marks:
             index = self.marks[value]
             if not self.slots[index].startswith('"'):
                 raise _Unplaceable
             self.used.add(index)
+            self.converters[index] = unquote
             return f"U(s[{index}])"
         return None
 
@@ -229,8 +232,34 @@ _NAMESPACE: dict[str, object] = {
 }
 
 
+class Template:
+    """A shape's values from its slot texts (``template(slots)``), and the same from
+    the slots' converted values (:attr:`from_values`, for a text seen before: a map
+    walk repeats its exact text, so its numbers are converted once)."""
+
+    __slots__ = ("converters", "from_texts", "from_values")
+
+    def __init__(self, from_texts: Builder, from_values: Callable[[list[object]], dict[str, Any]],
+                 converters: list[Callable[[str], object] | None]):
+        self.from_texts = from_texts
+        self.from_values = from_values
+        self.converters = converters
+
+    def __call__(self, slots: list[str]) -> dict[str, Any]:
+        return self.from_texts(slots)
+
+    def convert(self, slots: list[str]) -> list[object]:
+        """The values the template reads from ``slots`` (numbers and strings are
+        immutable, so one list serves every later line of the same text)."""
+        return [None if convert is None else convert(text)
+                for convert, text in zip(self.converters, slots, strict=True)]
+
+
+_SLOT_CALL = re.compile(r"\b[NU]\(s\[(\d+)\]\)")
+
+
 def compile_template(probe: dict[str, Any], marks: dict[object, int],
-                     slots: list[str]) -> Builder | None:
+                     slots: list[str]) -> Template | None:
     """A builder for lines of this shape, or None when the probe cannot be one."""
     emitter = _Emitter(marks, slots)
     try:
@@ -239,7 +268,11 @@ def compile_template(probe: dict[str, Any], marks: dict[object, int],
         return None
     namespace = dict(_NAMESPACE, K=emitter.consts)
     builder: Builder = eval(f"lambda s: {source}", namespace)  # our own text, built above
-    return builder
+    # The same expression over converted values: every N(s[i]) / U(s[i]) becomes v[i].
+    direct_source = _SLOT_CALL.sub(r"v[\1]", source)
+    direct = eval(f"lambda v: {direct_source}", namespace)
+    converters = [emitter.converters.get(index) for index in range(len(slots))]
+    return Template(builder, direct, converters)
 
 
 def same(a: object, b: object) -> bool:
@@ -263,8 +296,9 @@ class ShapeCache:
 
     def __init__(self, limit: int = MAX_SHAPES):
         self.limit = limit
-        self._shapes: OrderedDict[str, Builder | str] = OrderedDict()
-        self._texts: dict[str, tuple[Builder, list[str]]] = {}
+        self._shapes: OrderedDict[str, Template | str] = OrderedDict()
+        self._texts: dict[str, tuple[Callable[[list[object]], dict[str, Any]],
+                                     list[object]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -289,7 +323,7 @@ class ShapeCache:
                 self.hits += 1
                 if len(self._texts) >= MAX_TEXTS:
                     self._texts.clear()
-                self._texts[text] = (entry, slots)
+                self._texts[text] = (entry.from_values, entry.convert(slots))
                 return fields
         self.misses += 1
         if _too_deep(text):
@@ -301,7 +335,7 @@ class ShapeCache:
             self._remember(shape, self._learn(shape, slots, fields) or _UNCACHEABLE)
         return fields
 
-    def _learn(self, shape: str, slots: list[str], fields: dict[str, Any]) -> Builder | None:
+    def _learn(self, shape: str, slots: list[str], fields: dict[str, Any]) -> Template | None:
         probe_text, marks = _probe_text(shape, slots)
         try:
             probe = parse_call_text(probe_text)
@@ -316,7 +350,7 @@ class ShapeCache:
             return None
         return builder if same(rebuilt, fields) else None
 
-    def _remember(self, shape: str, entry: Builder | str) -> None:
+    def _remember(self, shape: str, entry: Template | str) -> None:
         self._shapes[shape] = entry
         self._shapes.move_to_end(shape)
         while len(self._shapes) > self.limit:
