@@ -52,7 +52,7 @@ def corpus() -> list[tuple[str, bytes]]:
 
 def flip_bytes(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
     buf = bytearray(data)
-    for _ in range(rng.randint(1, 12)):
+    for _flip in range(rng.randint(1, 12)):
         if buf:
             buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
     return bytes(buf)
@@ -134,7 +134,7 @@ def tear_pairs(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
 
 def shuffle_lines(rng: random.Random, data: bytes, _: list[bytes]) -> bytes:
     lines = data.split(b"\n")
-    for _ in range(rng.randint(1, 10)):
+    for _swap in range(rng.randint(1, 10)):
         i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
         lines[i], lines[j] = lines[j], lines[i]
     if rng.random() < 0.3:
