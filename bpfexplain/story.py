@@ -703,8 +703,13 @@ class _Builder:
         head += target
         head.append((", so programs can send records (printf, events) to user space.", None))
         per_cpu: list[Span] = []
+        lines_of: dict[int, list[int]] = defaultdict(list)  # one pass, not one per CPU
+        for a in actions:
+            keys = {id(a.obj), id(a.detail.get("perf"))}
+            for key in keys:
+                lines_of[key].append(a.line)
         for perf, cpu in zip(perfs, cpus, strict=True):
-            mine = [a.line for a in actions if a.obj is perf or a.detail.get("perf") is perf]
+            mine = lines_of.get(id(perf), [])
             if per_cpu:
                 per_cpu.append((" · ", None))
             per_cpu += [(f"{cite(mine)} cpu {cpu} → ", None), fd_span(perf.fd)]

@@ -162,13 +162,13 @@ def on_ioctl(t: TrackerBase, call: Call) -> None:
         return
     if request == "PERF_EVENT_IOC_ENABLE":
         perf.enabled_lines.append(call.line)
-        for att in t.attachments:
+        for att in perf.attachments:  # its own, not every attachment (issue 12)
             if att.target is perf and att.enabled_line is None:
                 att.enabled_line = call.line
         t.act("enable", call, obj=perf)
     elif request == "PERF_EVENT_IOC_DISABLE":
         perf.disabled_lines.append(call.line)
-        for att in t.attachments:
+        for att in perf.attachments:
             if att.target is perf and att.ended_line is None and att.via != "BPF_LINK_CREATE":
                 att.ended_line = call.line
                 att.end = "disabled"

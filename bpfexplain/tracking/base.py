@@ -49,6 +49,9 @@ class TrackerBase:
         self.files = files or []
         self.objects: list[Obj] = []
         self.attachments: list[Attachment] = []
+        self._held_by: dict[int, list[Attachment]] = {}
+        """Attachments by the id of the object whose release ends them (its link, else
+        its target): a release looks up its own, never scans them all (issue 12)."""
         self.pins: list[Pin] = []
         self.failures: list[Failure] = []
         self.actions: list[Action] = []
@@ -130,7 +133,7 @@ class TrackerBase:
         """
         if any(p.obj is obj and p.via == "BPF_OBJ_PIN" for p in self.pins):
             return
-        for att in self.attachments:
+        for att in self._held_by.get(id(obj), ()):  # its own, not a scan (issue 12)
             if att.ended_line is not None or att.kept:
                 continue
             # A link holds its perf event: only the link's release ends the attachment.
@@ -208,6 +211,9 @@ class TrackerBase:
     def attach(self, att: Attachment, call: Call, **detail: Any) -> None:
         """Record an attachment a route made (the action tells it)."""
         self.attachments.append(att)
+        holder = att.link if att.link is not None else att.target
+        if holder is not None:
+            self._held_by.setdefault(id(holder), []).append(att)
         att.prog.attachments.append(att)
         if att.target is not None and att.target is not att.prog:
             att.target.attachments.append(att)

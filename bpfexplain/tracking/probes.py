@@ -104,18 +104,19 @@ def _retried_after_enospc(objects: list[Obj], failure: Failure) -> Obj | None:
             return obj
     return None
 
-def _map_tried_and_dropped(objects: list[Obj], pins: list[Pin], m: Obj) -> bool:
+def _map_tried_and_dropped(pinned: set[int], first_real_prog: float, m: Obj) -> bool:
     """A map closed right after creation, unused, before any real program: a test.
 
     cilium/ebpf and others create such maps to learn whether map names or flags
     work; a real map lives at least until the programs that use it are loaded.
+    ``first_real_prog`` is the line of the first program that does not look like a
+    probe (infinity when there is none).
     """
     if m.ops or m.closed_line is None or m.end != "close" or m.closed_line - m.line > 3:
         return False
-    if any(p.obj is m for p in pins):
+    if id(m) in pinned:
         return False
-    return not any(o.kind == "prog" and o.line < m.closed_line and o.known
-                   and not looks_like_probe_prog(o.attrs) for o in objects)
+    return not first_real_prog < m.closed_line
 
 _PROGRESS: frozenset[ActionKind] = frozenset({
     "prog_load", "map_create", "btf_load", "create", "attach", "perf_open", "enable",
@@ -243,12 +244,26 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
             if obj.probe:
                 obj.feature = _prog_feature(obj)
     used_btf = {id(o.btf) for o in objects if o.btf is not None and not o.probe}
+    # Indexes, not scans: a loader with tens of thousands of maps must not cost
+    # maps x objects here (issue 12).
+    users_of: dict[int, list[Obj]] = {}
+    progs_of_link: dict[int, list[Obj]] = {}
+    first_real_prog = float("inf")
+    for obj in objects:
+        if obj.kind == "prog":
+            for used in obj.maps:
+                users_of.setdefault(id(used), []).append(obj)
+            if obj.known and not looks_like_probe_prog(obj.attrs):
+                first_real_prog = min(first_real_prog, obj.line)
+    for att in attachments:
+        if att.link is not None:
+            progs_of_link.setdefault(id(att.link), []).append(att.prog)
     for obj in objects:
         if obj.kind == "map":
-            users = [p for p in objects if p.kind == "prog" and obj in p.maps]
+            users = users_of.get(id(obj), [])
             obj.probe = obj.name.startswith("libbpf_") or (
                 bool(users) and all(p.probe for p in users) and not obj.ops
-            ) or _map_tried_and_dropped(objects, pins, obj)
+            ) or _map_tried_and_dropped(pinned, first_real_prog, obj)
             if obj.probe:
                 obj.feature = _MAP_FEATURES.get(
                     obj.name, "map names" if obj.name == "feature_test" else "map features")
@@ -262,7 +277,7 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
                 size = obj.attrs.get("btf_size")
                 obj.probe = isinstance(size, int) and size < 256
         elif obj.kind == "link":
-            progs = [a.prog for a in attachments if a.link is obj]
+            progs = progs_of_link.get(id(obj), [])
             obj.probe = bool(progs) and all(p.probe for p in progs)
         elif obj.kind == "perf_event":
             progs = [a.prog for a in obj.attachments]
