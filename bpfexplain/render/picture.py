@@ -89,6 +89,8 @@ class _Drawer:
         self.ids: dict[int, str] = {}
         self._loaders: dict[int | None, str] = {}
         self._pinned = {id(p.obj) for p in lc.pins if p.obj is not None}
+        self._edges: set[PEdge] = set()
+        """The edges drawn so far, to skip repeats without a scan (issue 12)."""
 
     # nodes
 
@@ -109,7 +111,8 @@ class _Drawer:
 
     def edge(self, src: str, dst: str, kind: str, label: str) -> None:
         edge = PEdge(src, dst, kind, label)
-        if edge not in self.pic.edges:
+        if edge not in self._edges:
+            self._edges.add(edge)
             self.pic.edges.append(edge)
 
     def shown(self, obj: Obj) -> bool:
