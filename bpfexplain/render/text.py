@@ -120,7 +120,7 @@ def story_renderables(story: Story) -> list[RenderableType]:
         out.append(Padding(_problems_grid(real), (0, 0, 0, 2)))
     out.append(Text(""))
     for line in story.footer:
-        out.append(Text(line, style="dim"))
+        out.append(Text(safe(line), style="dim"))
     return out
 
 
