@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -403,13 +404,22 @@ def test_ctrl_c_on_a_terminal(tmp_path: Path, no_programs_left: list[dict[str, A
     os.close(slave)
     seen = bytearray()
     try:
+        # Every read waits in select with a deadline: a run that never prints or never
+        # lets go of the terminal fails this test instead of hanging the suite.
         deadline = time.monotonic() + 30
         while not RUNNING.search(seen.decode("utf-8", "replace")):
-            assert time.monotonic() < deadline, seen.decode("utf-8", "replace")
-            with contextlib.suppress(OSError):
-                seen += os.read(master, 4096)
+            left = deadline - time.monotonic()
+            assert left > 0, seen.decode("utf-8", "replace")
+            if select.select([master], [], [], left)[0]:
+                with contextlib.suppress(OSError):
+                    seen += os.read(master, 4096)
         os.write(master, b"\x03")
+        deadline = time.monotonic() + TIMEOUT
         while True:
+            left = deadline - time.monotonic()
+            assert left > 0, seen.decode("utf-8", "replace")
+            if not select.select([master], [], [], left)[0]:
+                continue
             try:
                 chunk = os.read(master, 4096)
             except OSError:  # EIO: every writer of the terminal is gone
