@@ -86,7 +86,7 @@ def _problems_grid(problems: list[Problem]) -> Table:
     grid.add_column(width=CITE_WIDTH, style="line", overflow="fold")
     grid.add_column(ratio=1)
     for problem in problems:
-        parts: list[RenderableType] = [spans_text(problem.text), Text(problem.why)]
+        parts: list[RenderableType] = [spans_text(problem.text), Text(safe(problem.why))]
         if problem.detail:
             parts.append(Text("\n".join(safe(line) for line in problem.detail), style="dim"))
         grid.add_row(Text(cite(problem.lines)), Group(*parts))
