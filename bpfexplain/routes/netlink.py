@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpfexplain import knowledge as kn
+from bpfexplain.story_words import Spans
 from bpfexplain.tracking.base import TrackerBase
+from bpfexplain.tracking.records import Attachment
 from bpfexplain.values import Call, Func, as_int, as_text, flag_names, symbol, unwrap
 
 SYSCALLS = frozenset({"sendmsg", "sendto", "recvmsg", "recvfrom"})
@@ -331,3 +333,17 @@ def finish(t: TrackerBase) -> None:
     pending.clear()
     for request in waiting:
         request.on_answer(t, None, None)
+
+
+def answer_spans(att: Attachment) -> Spans:
+    """How an attachment made by a netlink request ends its sentence: where its
+    interface name came from and whether the kernel's ack was seen (XDP and tc alike)."""
+    spans: list[tuple[str, str | None]] = []
+    if att.attrs.get("interface_source") == "local":
+        spans.append((" (interface named on this machine)", "dim"))
+    if att.enabled_line is not None:
+        spans.append((f"; the kernel acknowledged it (L{att.enabled_line})", None))
+    else:
+        spans.append(("; the log shows no answer from the kernel, so whether it took is "
+                      "unknown", "dim"))
+    return tuple(spans)

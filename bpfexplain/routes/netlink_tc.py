@@ -18,6 +18,7 @@ from bpfexplain.routes.base import Route
 from bpfexplain.routes.netlink import (
     Message,
     Request,
+    answer_spans,
     attr,
     attr_list,
     interface_name,
@@ -204,14 +205,7 @@ def sentence(att: Attachment) -> Spans:
     if a.get("direct_action"):
         spans.append((" and its return value decides the packet's fate (direct action)",
                       None))
-    if a.get("interface_source") == "local":
-        spans.append((" (interface named on this machine)", "dim"))
-    if att.enabled_line is not None:
-        spans.append((f"; the kernel acknowledged it (L{att.enabled_line})", None))
-    else:
-        spans.append(("; the log shows no answer from the kernel, so whether it took is "
-                      "unknown", "dim"))
-    return tuple(spans)
+    return (*spans, *answer_spans(att))
 
 
 def step(action: Action) -> Spans:

@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from bpfexplain.routes.base import Route
-from bpfexplain.routes.netlink import Message, Request, attr, attr_list, interface_name
+from bpfexplain.routes.netlink import (
+    Message,
+    Request,
+    answer_spans,
+    attr,
+    attr_list,
+    interface_name,
+)
 from bpfexplain.story_words import Spans, name_spans
 from bpfexplain.tracking.base import TrackerBase
 from bpfexplain.tracking.records import Action, Attachment, Obj
@@ -125,14 +132,7 @@ def sentence(att: Attachment) -> Spans:
         (f" in {mode} mode" if mode and mode != "default" else "", None),
         (", where it sees every packet the interface receives, before the network stack",
          None)]
-    if a.get("interface_source") == "local":
-        spans.append((" (interface named on this machine)", "dim"))
-    if att.enabled_line is not None:
-        spans.append((f"; the kernel acknowledged it (L{att.enabled_line})", None))
-    else:
-        spans.append(("; the log shows no answer from the kernel, so whether it took is "
-                      "unknown", "dim"))
-    return tuple(spans)
+    return (*spans, *answer_spans(att))
 
 
 def step(action: Action) -> Spans:
