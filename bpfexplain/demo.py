@@ -339,13 +339,11 @@ def lesson_pages(lesson: Lesson, detail: str = "default", *,
 
 def write_site(directory: Path, detail: str = "default") -> list[Path]:
     """Every lesson as pages plus ``index.html``: a course for any static web server."""
+    from bpfexplain import safeio
     from bpfexplain.render.export import write_text
     from bpfexplain.render.html import index_html
 
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LessonError(f"{directory}: cannot create ({exc.strerror})") from None
+    safeio.make_dirs(directory)  # refuses another user's symlink, as each page's write does
     written: list[Path] = []
     entries: list[tuple[str, str, str]] = []
     for lesson in LESSONS:

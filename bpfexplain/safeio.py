@@ -217,6 +217,41 @@ def _temp_in(place: Place, mode: int) -> tuple[int, str]:
     raise _refuse(place.shown, "cannot create a temporary file beside it")
 
 
+def make_dirs(path: str | os.PathLike[str], *, mode: int = 0o755) -> None:
+    """Create the directory ``path`` and its missing parents, like ``mkdir -p``.
+
+    Each level is reached through :func:`locate`, so a symlink another user planted
+    anywhere in the path is refused rather than followed: ``demo --site`` run as root
+    must not create its course inside a directory someone else pointed it at.
+    """
+    shown = os.fspath(path)
+    parts = [p for p in shown.split("/") if p not in ("", ".")]
+    if not parts:
+        return  # "/" or ".": exists
+    prefix = "/" if shown.startswith("/") else ""
+    for depth in range(1, len(parts) + 1):
+        place = locate(prefix + "/".join(parts[:depth]))
+        try:
+            if place.kind == "missing":
+                try:
+                    os.mkdir(place.name, mode, dir_fd=place.dir_fd)
+                except FileExistsError:
+                    pass  # made meanwhile: checked by the next locate
+                except OSError as exc:
+                    raise _refuse(place.shown, f"cannot create ({exc.strerror})") from None
+                continue
+            if place.kind != "directory":
+                raise _refuse(place.shown, f"is a {place.kind}, not a directory")
+        finally:
+            place.close()
+    final = locate(prefix + "/".join(parts))
+    try:
+        if final.kind != "directory":
+            raise _refuse(shown, f"is a {final.kind}, not a directory")
+    finally:
+        final.close()
+
+
 def write_file(path: str | os.PathLike[str], data: bytes | str, *,
                mode: int = REPORT_MODE) -> None:
     """Write ``data`` to a fresh file renamed over ``path`` (see the module's rules)."""

@@ -660,3 +660,28 @@ def test_one_ctrl_c_under_timeout_is_one_ctrl_c(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     bpftrace = next(p for p in doc["processes"] if p["command"] == "bpftrace")
     assert bpftrace["exit_signal"] is None
+
+
+@needs_root
+def test_demo_site_directory_is_not_made_through_another_users_symlink(shared: Path) -> None:
+    target = shared / "rootdir"
+    target.mkdir(mode=0o755)
+    as_nobody("ln", "-s", str(target), str(shared / "sub"))
+    proc = bpfexplain("demo", "--site", str(shared / "sub" / "course"))
+    assert proc.returncode == 3
+    assert f"symlink owned by uid {NOBODY}" in error_line(proc)
+    assert not (target / "course").exists()
+    # without the planted link the same command makes every missing level
+    made = bpfexplain("demo", "--site", str(shared / "a" / "b" / "course"))
+    assert made.returncode == 0, made.stderr
+    assert (shared / "a" / "b" / "course" / "index.html").is_file()
+
+
+def test_make_dirs_refuses_a_file_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(safeio.UnsafePath, match="not a directory"):
+        safeio.make_dirs(tmp_path / "file" / "course")
+    with pytest.raises(safeio.UnsafePath, match="not a directory"):
+        safeio.make_dirs(tmp_path / "file")
+    safeio.make_dirs(f"{tmp_path}/x/y/")
+    assert (tmp_path / "x" / "y").is_dir()
