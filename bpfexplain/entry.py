@@ -73,7 +73,27 @@ def _prestart(command: list[str]) -> None:
         return  # run reports it, exactly as it always does
 
 
+def prestart_deep_command(argv: list[str]) -> list[str] | None:
+    """The command to pre-start under ``run --deep`` (one ``--deep`` among the options
+    :func:`prestart_command` accepts), or None."""
+    if "--" not in argv:
+        return None
+    options = argv[:argv.index("--")]
+    if options.count("--deep") != 1 or options.index("--deep") == 0:
+        return None
+    at = options.index("--deep")
+    return prestart_command(argv[:at] + argv[at + 1:])
+
+
 def main() -> None:
+    deep = prestart_deep_command(sys.argv[1:])
+    if deep is not None:
+        from bpfexplain.deep import split
+
+        if split.prestart(deep):  # the tracer never returns, the explainer goes on
+            from bpfexplain.cli import main as cli_main
+
+            split.explain(cli_main)
     command = prestart_command(sys.argv[1:])
     if command is not None:
         _prestart(command)

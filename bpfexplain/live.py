@@ -1191,8 +1191,15 @@ def run_deep(command: list[str], view: LiveView, *, duration: float | None = Non
     Events go to ``view`` as they happen, like the strace backend's; ``duration``
     sends SIGINT once the command has run that long, like pressing Ctrl-C.
     """
+    from bpfexplain.deep import split
     from bpfexplain.deep.backend import deep_supported, trace_command
 
+    prestarted = split.take(command)
+    if prestarted is not None:
+        # traced since bpfexplain.entry started it (never with a duration, which the
+        # tracer would have to time)
+        assert duration is None
+        return prestarted.feed(view.feed)
     reason = deep_supported()
     if reason is not None:
         raise EnvironmentProblem(f"--deep cannot work here: {reason}")

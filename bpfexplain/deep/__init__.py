@@ -3,7 +3,7 @@
 strace prints ``insns=0x7ffd...``, an empty verifier log (it reads the buffer before
 the kernel fills it), ``value=0x...`` for the perf event stored into a perf event
 array and ``config1=0x55d7...`` for a uprobe's path.  This package traces the command
-itself with python-ptrace, stops only on the syscalls the explainer needs (a seccomp
+itself with ptrace(2), stops only on the syscalls the explainer needs (a seccomp
 filter decides, so the rest of the program runs at full speed), and reads those
 pointers from the tracee's memory.
 
@@ -19,8 +19,9 @@ Modules:
 * :mod:`.syscalls` raw syscall arguments to strace-shaped values;
 * :mod:`.structs`  ``union bpf_attr`` and ``struct perf_event_attr`` decoders;
 * :mod:`.disasm`   an eBPF disassembler printing what bpftool and the verifier print;
-* :mod:`.elfsyms`  a file offset in an ELF file to the symbol it belongs to.
+* :mod:`.elfsyms`  a file offset in an ELF file to the symbol it belongs to;
+* :mod:`.split`    ``run --deep`` started before the CLI: tracer and explainer apart.
 
-Only :mod:`.backend` needs python-ptrace; the decoders work on plain bytes and are
+Only :mod:`.backend` makes ptrace requests; the decoders work on plain bytes and are
 tested without a tracee.
 """

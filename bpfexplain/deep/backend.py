@@ -21,10 +21,13 @@ How it works, and why:
   result and the out-values (verifier log, next_id, looked-up values) are read; then
   ``PTRACE_CONT`` until the next filtered syscall.  Calls framing would drop (private
   mmaps, non-perf ioctls) are resumed at once, without an exit stop.
-* python-ptrace provides the primitives (``ptrace()``, ``PtraceProcess.readBytes``
-  over ``/proc/PID/mem``).  Its cached ``/proc/PID/mem`` handle must be dropped at exec:
-  afterwards it reads the dead address space, gets 0 bytes, and python-ptrace silently
-  switches that process to one PEEKTEXT syscall per word.
+* **Primitives, with start-up in mind**: everything imported before the command
+  starts delays it, so the ptrace requests go straight to libc through ctypes
+  (:class:`_Ptrace`) and memory is read with one ``pread`` of ``/proc/TID/mem`` per
+  buffer.  python-ptrace, which this backend first used, costs ~60 ms to import
+  here (its libc lookup runs ``ldconfig``), and its ``PtraceProcess`` silently falls
+  back to one PEEKTEXT syscall per word when a read returns nothing.  The mem handle
+  is reopened after exec: the old one reads the dead address space.
 
 Ctrl-C: the first goes to the target, as it would without bpfexplain (when the
 terminal already delivered it to the whole foreground process group, it is not sent
@@ -46,7 +49,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
 
 from bpfexplain.deep import seccomp, structs
 from bpfexplain.deep.seccomp import ARCH_NAMES, MACHINE_ARCH, X32_SYSCALL_BIT
@@ -58,6 +60,11 @@ __all__ = ["deep_supported", "trace_command"]
 
 # linux/ptrace.h
 PTRACE_TRACEME = 0
+PTRACE_CONT = 7
+PTRACE_SYSCALL = 24
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
 PTRACE_GET_SYSCALL_INFO = 0x420E
 PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT, PTRACE_SYSCALL_INFO_SECCOMP = 1, 2, 3
 PTRACE_O_TRACESYSGOOD = 0x1
@@ -80,6 +87,12 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
 CAP_SYS_PTRACE, CAP_SYS_ADMIN = 19, 21
+
+# siginfo_t (asm-generic/siginfo.h, 64-bit): int si_signo, si_errno, si_code, then the
+# union 8-aligned at 16; kill/tkill/sigqueue and SIGCHLD both start pid_t pid, uid_t uid,
+# and SIGCHLD goes on with int status
+_SIGINFO_SIZE = 128
+_SIGINFO_HEAD = struct.Struct("<iii4xiIi")
 
 # struct ptrace_syscall_info (linux/ptrace.h): u8 op, u8 pad[3], u32 arch, u64 ip, u64 sp,
 # then entry {u64 nr, u64 args[6]} | exit {s64 rval, u8 is_error} | seccomp {nr, args, u32}
@@ -119,11 +132,6 @@ def deep_supported() -> str | None:
     machine = os.uname().machine
     if machine not in MACHINE_ARCH:
         return f"deep mode supports x86_64 and aarch64; this machine is {machine}"
-    try:
-        import ptrace.binding  # noqa: F401
-    except ImportError:
-        return ("python-ptrace is missing although bpfexplain requires it; "
-                "reinstall bpfexplain or pip install python-ptrace")
     scope = _read_int("/proc/sys/kernel/yama/ptrace_scope")
     if scope == 3:
         return "ptrace is disabled on this machine (kernel.yama.ptrace_scope=3)"
@@ -146,32 +154,36 @@ def _read_int(path: str) -> int | None:
 # -- memory and /proc, for the decoders ---------------------------------------------------
 
 class _Memory:
-    """The :class:`~bpfexplain.deep.structs.Tracee` view of one traced thread."""
+    """The :class:`~bpfexplain.deep.structs.Tracee` view of one traced thread.
 
-    def __init__(self, proc: Any, cache: dict[int, dict[str, str]]) -> None:
-        self.proc = proc
-        self.pid: int = proc.pid
+    Reads go through ``/proc/TID/mem``, one ``pread`` per buffer (a tracer may read
+    any mapping of its stopped tracee there), opened at the first read: most stops
+    read nothing."""
+
+    def __init__(self, tid: int, cache: dict[int, dict[str, str]]) -> None:
+        self.pid = tid
+        self._fd = -1
         self._fdinfo_cache = cache
 
     def reset(self) -> None:
-        """Forget the old address space after exec (see the module docstring)."""
-        handle = getattr(self.proc, "read_mem_file", None)
-        if handle is not None:
+        """Forget the old address space after exec: a handle opened before reads the
+        dead one (0 bytes)."""
+        if self._fd >= 0:
             with contextlib.suppress(OSError):
-                handle.close()
-        self.proc.read_mem_file = None
-        # python-ptrace's fallback replaces the bound method on the instance
-        self.proc.__dict__.pop("readBytes", None)
+                os.close(self._fd)
+        self._fd = -1
 
     def read(self, address: int, size: int) -> bytes:
         if size <= 0 or address <= 0 or address + size > 1 << 64:
             return b""
         try:
-            data: bytes = self.proc.readBytes(address, size)
-        except Exception:
-            # EIO: the first byte is unmapped (the kernel returns partial reads itself)
+            if self._fd < 0:
+                self._fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+            return os.pread(self._fd, size, address)
+        except (OSError, OverflowError):
+            # EIO: the first byte is unmapped (the kernel returns partial reads
+            # itself); an address past off_t's range is not user memory
             return b""
-        return data
 
     def cstring(self, address: int, limit: int) -> bytes | None:
         if address <= 0:
@@ -219,7 +231,6 @@ class _Memory:
 @dataclass(slots=True)
 class _Thread:
     tid: int
-    proc: Any
     mem: _Memory
     tgid: int
     started: bool = False
@@ -297,6 +308,54 @@ def _elf_class(path: str) -> int | None:
     return head[4]
 
 
+# -- ptrace(2) ----------------------------------------------------------------------------
+
+class _Ptrace:
+    """The few ptrace requests the tracer makes, straight through libc.
+
+    Not python-ptrace's binding: importing it costs ~60 ms on this machine
+    (``ctypes.util.find_library`` runs ``ldconfig``, and its error module loads logging),
+    and all of it lies between ``run --deep`` starting and the command starting.
+    Errors raise OSError with the errno (ESRCH: the thread died meanwhile).
+    """
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._ptrace = libc.ptrace
+        # variadic in C: without argtypes ctypes would pass pointers as C ints
+        self._ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                                 ctypes.c_void_p]
+        self._ptrace.restype = ctypes.c_long
+        self._message = ctypes.c_ulong()
+        self._message_addr = ctypes.addressof(self._message)
+        self._siginfo = ctypes.create_string_buffer(_SIGINFO_SIZE)
+        self._siginfo_addr = ctypes.addressof(self._siginfo)
+
+    def request(self, request: int, tid: int, addr: int, data: int) -> None:
+        if self._ptrace(request, tid, addr, data) == -1:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def cont(self, tid: int, sig: int = 0) -> None:
+        self.request(PTRACE_CONT, tid, 0, sig)
+
+    def syscall(self, tid: int, sig: int = 0) -> None:
+        self.request(PTRACE_SYSCALL, tid, 0, sig)
+
+    def setoptions(self, tid: int, options: int) -> None:
+        self.request(PTRACE_SETOPTIONS, tid, 0, options)
+
+    def geteventmsg(self, tid: int) -> int:
+        self.request(PTRACE_GETEVENTMSG, tid, 0, self._message_addr)
+        return self._message.value
+
+    def getsiginfo(self, tid: int) -> tuple[int, int, int, int, int]:
+        """(signo, code, pid, uid, status) of the signal ``tid`` is stopped with."""
+        self.request(PTRACE_GETSIGINFO, tid, 0, self._siginfo_addr)
+        signo, _errno, code, pid, uid, status = _SIGINFO_HEAD.unpack_from(self._siginfo.raw)
+        return signo, code, pid, uid, status
+
+
 # -- the tracer --------------------------------------------------------------------------
 
 class _SockFprog(ctypes.Structure):
@@ -307,11 +366,7 @@ class Tracer:
     """One traced command.  Use :func:`trace_command`."""
 
     def __init__(self, native: int, on_event: Callable[[Event], None] | None) -> None:
-        from ptrace.binding import func as ptrace_func
-        from ptrace.debugger import PtraceDebugger
-
-        self._ptrace = ptrace_func
-        self._debugger = PtraceDebugger()
+        self._ptrace = _Ptrace()
         self.native = native
         self.numbers = seccomp.numbers(native)
         self.on_event = on_event
@@ -321,6 +376,10 @@ class Tracer:
         self.ctx = Context(native, _pmus(), _possible_cpus(), _resolve_symbol)
         self._info = ctypes.create_string_buffer(_INFO_SIZE)
         self._info_addr = ctypes.addressof(self._info)
+        self.companion: int | None = None
+        """A child of ours that is not traced but whose exit ends the trace (the
+        explainer of :mod:`.split`); its wait status lands in ``companion_status``."""
+        self.companion_status: int | None = None
 
     # events
 
@@ -334,26 +393,15 @@ class Tracer:
     # threads
 
     def _add(self, tid: int, *, started: bool) -> _Thread:
-        from ptrace.debugger.process import PtraceProcess
-
-        proc = PtraceProcess(self._debugger, tid, True)
         tgid_text = _status_field("Tgid", tid)
         tgid = int(tgid_text) if tgid_text and tgid_text.isdigit() else tid
         cache = self.fd_caches.setdefault(tgid, {})
-        thread = _Thread(tid, proc, _Memory(proc, cache), tgid, started)
+        thread = _Thread(tid, _Memory(tid, cache), tgid, started)
         self.threads[tid] = thread
         return thread
 
     def _drop(self, thread: _Thread) -> None:
-        proc = thread.proc
-        handle = getattr(proc, "read_mem_file", None)
-        if handle is not None:
-            with contextlib.suppress(OSError):
-                handle.close()
-            proc.read_mem_file = None
-        # keep python-ptrace's __del__ from "detaching" a pid that may be reused
-        proc.is_attached = False
-        proc.running = False
+        thread.mem.reset()
         self.threads.pop(thread.tid, None)
 
     def _comm(self, thread: _Thread) -> str | None:
@@ -370,17 +418,17 @@ class Tracer:
     def _resume(self, thread: _Thread, sig: int = 0) -> None:
         try:
             if thread.pending is not None:
-                self._ptrace.ptrace_syscall(thread.tid, sig)
+                self._ptrace.syscall(thread.tid, sig)
             else:
-                self._ptrace.ptrace_cont(thread.tid, sig)
-        except Exception as exc:       # PtraceError: killed meanwhile (ESRCH)
-            if getattr(exc, "errno", None) != errno.ESRCH:
+                self._ptrace.cont(thread.tid, sig)
+        except OSError as exc:         # killed meanwhile (ESRCH)
+            if exc.errno != errno.ESRCH:
                 raise
 
     def _syscall_info(self, tid: int) -> tuple[int, int, bytes] | None:
         try:
-            self._ptrace.ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, self._info_addr)
-        except Exception:
+            self._ptrace.request(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, self._info_addr)
+        except OSError:
             return None
         raw = self._info.raw
         op, arch, _, _ = _INFO_HEAD.unpack_from(raw, 0)
@@ -418,6 +466,7 @@ class Tracer:
         # variadic prototypes: without argtypes, ctypes would pass a pointer as a C int
         libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
         libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        libc.ptrace.restype = ctypes.c_long
         prog = seccomp.pack_filter(seccomp.build_filter(self.native))
         filt = ctypes.create_string_buffer(prog, len(prog))
         fprog = _SockFprog(len(prog) // 8, ctypes.addressof(filt))
@@ -452,13 +501,13 @@ class Tracer:
             raise EnvironmentProblem(self._child_failure(argv) or
                                      f"cannot start {argv[0]} under ptrace")
         try:
-            self._ptrace.ptrace_setoptions(pid, OPTIONS)
-        except Exception as exc:
+            self._ptrace.setoptions(pid, OPTIONS)
+        except OSError as exc:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, WALL)
             raise EnvironmentProblem(f"ptrace options refused by this kernel: {exc}") from None
         self._add(pid, started=True)
-        self._ptrace.ptrace_cont(pid, 0)
+        self._ptrace.cont(pid, 0)
         return pid
 
     def _child_failure(self, argv: list[str]) -> str | None:
@@ -514,7 +563,7 @@ class Tracer:
             if event == PTRACE_EVENT_SECCOMP:
                 self._seccomp_stop(thread)
             elif event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
-                new = self._ptrace.ptrace_geteventmsg(tid)
+                new = self._ptrace.geteventmsg(tid)
                 if new not in self.threads:
                     self._add(new, started=False)
                 self._forked(thread, new)
@@ -542,6 +591,10 @@ class Tracer:
     def _exited(self, tid: int, status: int) -> None:
         thread = self.threads.get(tid)
         if thread is None and tid != self.state.root:
+            if tid == self.companion:
+                # Nobody is left to explain the trace: end it as a second Ctrl-C would.
+                self.companion_status = status
+                self._kill_all()
             return      # a child of this Python process that we never traced
         if thread is not None:
             if thread.pending is not None:
@@ -564,23 +617,22 @@ class Tracer:
 
     def _signal_stop(self, thread: _Thread, sig: int) -> None:
         try:
-            si = self._ptrace.ptrace_getsiginfo(thread.tid)
-        except Exception:
+            _, code, pid, uid, status = self._ptrace.getsiginfo(thread.tid)
+        except OSError:
             # a group-stop, not a delivery: nothing to deliver
             self._resume(thread)
             return
         info: dict[str, Value] = {"si_signo": signal_name(sig)}
-        code = int(si.si_code)
         if sig == signal.SIGCHLD and code in _CLD_CODES:
             info["si_code"] = _CLD_CODES[code]
-            info["si_pid"] = int(si._sigchld.pid)
-            info["si_uid"] = int(si._sigchld.uid)
-            info["si_status"] = int(si._sigchld.status)
+            info["si_pid"] = pid
+            info["si_uid"] = uid
+            info["si_status"] = status
         else:
             info["si_code"] = _SI_CODES.get(code, str(code))
             if code in (0, -1, -6):
-                info["si_pid"] = int(si._sigchld.pid)
-                info["si_uid"] = int(si._sigchld.uid)
+                info["si_pid"] = pid
+                info["si_uid"] = uid
         name = signal_name(sig)
         now = time.time()
         tid = thread.tid
@@ -690,7 +742,7 @@ class Tracer:
         self._emit(make)
 
     def _exec_stop(self, thread: _Thread) -> None:
-        former = self._ptrace.ptrace_geteventmsg(thread.tid)
+        former = self._ptrace.geteventmsg(thread.tid)
         if former != thread.tid:
             # a non-leader thread exec'd: it now has the leader's id (execve(2) NOTES)
             old = self.threads.get(former)
@@ -763,6 +815,8 @@ class Tracer:
             except ChildProcessError:
                 break
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                if tid == self.companion:
+                    self.companion_status = status
                 thread = self.threads.get(tid)
                 if thread is not None:
                     self._drop(thread)
@@ -800,6 +854,15 @@ def trace_command(
     128+N when a signal N killed the target.  Raises EnvironmentProblem when deep mode
     cannot work here or the command cannot be started.
     """
+    path, native = prepare(argv)
+    tracer = Tracer(native, on_event)
+    status = tracer.run(path, list(argv), on_start)
+    return tracer.state.events, status
+
+
+def prepare(argv: list[str]) -> tuple[str, int]:
+    """Every check made before tracing ``argv``: (the program's path, the native audit
+    arch).  Raises EnvironmentProblem with the reason when deep mode cannot trace it."""
     reason = deep_supported()
     if reason is not None:
         raise EnvironmentProblem(reason)
@@ -810,7 +873,4 @@ def trace_command(
         raise EnvironmentProblem(
             f"{argv[0]} is a 32-bit program; deep mode traces 64-bit programs only: "
             "use the strace backend")
-    native = MACHINE_ARCH[os.uname().machine]
-    tracer = Tracer(native, on_event)
-    status = tracer.run(path, list(argv), on_start)
-    return tracer.state.events, status
+    return path, MACHINE_ARCH[os.uname().machine]

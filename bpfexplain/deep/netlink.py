@@ -34,7 +34,6 @@ linux/pkt_sched.h, linux/if_arp.h, linux/if.h, linux/socket.h and asm-generic/so
 
 from __future__ import annotations
 
-import socket as _socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
@@ -233,8 +232,10 @@ IfName = Callable[[int], "str | None"]
 def local_ifname(index: int) -> str | None:
     """The name of ifindex ``index`` in this process's network namespace, as strace's
     print_ifindex looks it up (the tracee is normally in the same namespace)."""
+    import socket  # here: only XDP and tc attachments need it, and it is slow to import
+
     try:
-        return _socket.if_indextoname(index)
+        return socket.if_indextoname(index)
     except (OSError, ValueError, OverflowError):
         return None
 

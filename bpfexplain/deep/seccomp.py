@@ -6,7 +6,9 @@ LLVM, reads of BTF), and each stop costs a round trip through this Python proces
 A classic BPF program attached with ``seccomp(SECCOMP_SET_MODE_FILTER)`` returns
 ``SECCOMP_RET_TRACE`` only for the syscalls the explainer reads (the same set as
 :data:`bpfexplain.framing.INTERESTING`) and ``SECCOMP_RET_ALLOW`` for the rest, so
-the tracee stops only where it matters.
+the tracee stops only where it matters.  The set comes from :mod:`bpfexplain.traced`
+(framing's ``INTERESTING`` is the same set), which imports nothing: the filter is
+built before the command starts, so framing's regexes must not hold it back.
 
 Numbers come from ``arch/x86/entry/syscalls/syscall_64.tbl`` (installed as
 ``/usr/include/x86_64-linux-gnu/asm/unistd_64.h``) and from the generic table aarch64
@@ -23,7 +25,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bpfexplain.framing import INTERESTING
+from bpfexplain.traced import TRACED as INTERESTING
 
 # linux/audit.h: EM_* | __AUDIT_ARCH_64BIT (0x80000000) | __AUDIT_ARCH_LE (0x40000000)
 AUDIT_ARCH_X86_64 = 0xC000003E
