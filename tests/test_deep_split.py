@@ -1,0 +1,226 @@
+"""``run --deep`` started by the entry point: the tracer here, the explainer forked off.
+
+:mod:`bpfexplain.deep.split` moves the events of a trace through a pipe, so these
+tests hold it to what the in-process path gives: the explainer receives exactly the
+events the tracer made (compared object by object on both sides of one real run),
+typer parses every pre-started argv as that same ``run --deep``, exit statuses and
+Ctrl-C behave as documented, and an explainer that dies leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bpfexplain import entry, live
+from bpfexplain.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# -- which argv are pre-started ---------------------------------------------------------
+
+SHAPES: list[list[str]] = [
+    ["run", "--deep", "--", "true"],
+    ["run", "--deep", "--", "bpftrace", "-e", "BEGIN { exit(); }"],
+    ["run", "--quiet-live", "--deep", "--format", "json", "--", "true", "--deep"],
+    ["run", "--deep", "--brief", "--no-color", "--", "true"],
+    ["run", "-v", "--deep", "--format=markdown", "--", "true"],
+    ["run", "--deep", "--", "--", "true"],
+    # not pre-started
+    ["run", "--deep", "--deep", "--", "true"],
+    ["--deep", "run", "--", "true"],
+    ["run", "--deep", "--duration", "1", "--", "true"],
+    ["run", "--deep", "-o", "out.json", "--", "true"],
+    ["run", "--deep", "--format", "html", "--", "true"],
+    ["run", "--deep", "--brief", "--verbose", "--", "true"],
+    ["run", "--deep", "--backend", "ptrace", "--", "true"],
+    ["run", "--deep", "true"],
+    ["run", "--deep", "--"],
+    ["run", "--", "--deep", "true"],
+]
+
+
+class _Reached(Exception):
+    def __init__(self, command: list[str], duration: float | None):
+        super().__init__("reached")
+        self.command = command
+        self.duration = duration
+
+
+def _typer_deep_command(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> list[str] | None:
+    """The command typer's ``run`` hands the ptrace backend, or None if it never does."""
+
+    def run_deep(command: list[str], view: object, *, duration: float | None = None) -> int:
+        raise _Reached(command, duration)
+
+    monkeypatch.setattr(live, "run_deep", run_deep)
+    result = CliRunner().invoke(app, argv)
+    if isinstance(result.exception, _Reached):
+        assert result.exception.duration is None
+        return result.exception.command
+    return None
+
+
+@pytest.mark.parametrize("argv", SHAPES, ids=" ".join)
+def test_deep_prestart_only_where_typer_agrees(argv: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    command = entry.prestart_deep_command(argv)
+    if command is not None:
+        assert _typer_deep_command(argv, monkeypatch) == command
+        # and the strace pre-start leaves it alone
+        assert entry.prestart_command(argv) is None
+
+
+def test_deep_shapes_exercise_both_ways() -> None:
+    taken = [argv for argv in SHAPES if entry.prestart_deep_command(argv) is not None]
+    assert len(taken) == 6
+
+
+# -- the two ends of one real run --------------------------------------------------------
+
+SPY = r"""
+import dataclasses, os, pickle, sys
+from bpfexplain.deep import split
+
+sent_file, got_file, *sys.argv[1:] = sys.argv[1:]
+sent, got = [], []
+send, messages = split._Sender.send, split.Incoming.messages
+
+def shape(value):
+    # every type and value spelled out, so that the comparison does not go through
+    # pickle itself
+    kind = type(value).__qualname__
+    if dataclasses.is_dataclass(value):
+        return kind, tuple((f.name, shape(getattr(value, f.name)))
+                           for f in dataclasses.fields(value))
+    if isinstance(value, dict):
+        return kind, tuple((shape(k), shape(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return kind, tuple(shape(v) for v in value)
+    return kind, repr(value)
+
+def spy_send(self, kind, value):
+    sent.append(shape((kind, value)))
+    send(self, kind, value)
+
+def spy_messages(self):
+    for message in messages(self):
+        got.append(shape(message))
+        if message[0] != "event":       # the last one: feed stops reading here
+            with open(got_file, "wb") as fh:
+                pickle.dump(got, fh)
+        yield message
+
+close = split._Sender.close
+def spy_close(self):
+    close(self)
+    with open(sent_file, "wb") as fh:
+        pickle.dump(sent, fh)
+
+split._Sender.send, split._Sender.close = spy_send, spy_close
+split.Incoming.messages = spy_messages
+from bpfexplain.entry import main
+main()
+"""
+
+
+def _run_entry(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bpfexplain", *argv], capture_output=True,
+                          text=True, timeout=timeout, cwd="/tmp", check=False)
+
+
+@pytest.mark.live("bpftrace")
+def test_the_explainer_gets_exactly_the_tracers_events(tmp_path: Path) -> None:
+    sent_file, got_file = tmp_path / "sent.pickle", tmp_path / "got.pickle"
+    script = "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); exit(); }"
+    proc = subprocess.run(
+        [sys.executable, "-c", SPY, str(sent_file), str(got_file), "run",
+         "--deep", "--quiet-live", "--format", "json", "--",
+         "sh", "-c", f"exec bpftrace -e '{script}' > /dev/null"],
+        capture_output=True, text=True, timeout=60, cwd="/tmp", check=False)
+    assert proc.returncode == 0, proc.stderr
+    with open(sent_file, "rb") as fh:
+        sent = pickle.load(fh)
+    with open(got_file, "rb") as fh:
+        got = pickle.load(fh)
+    assert got == sent
+    assert sent[-1] == ("tuple", (("str", "'end'"), ("int", "0")))
+    text = repr(sent)
+    # a program load with its instructions read from memory went through
+    assert "'BPF_PROG_LOAD'" in text and "'disasm'" in text and "'Call'" in text
+    assert '"attach_point": "tracepoint:raw_syscalls:sys_enter"' in proc.stdout
+
+
+# -- statuses, signals, and an explainer that is gone ------------------------------------
+
+@pytest.mark.live()
+def test_exit_status_passes_through() -> None:
+    assert _run_entry("run", "--deep", "--quiet-live", "--", "sh", "-c", "exit 3"
+                      ).returncode == 3
+    assert _run_entry("run", "--deep", "--quiet-live", "--", "sh", "-c", "kill -TERM $$"
+                      ).returncode == 128 + signal.SIGTERM
+    missing = _run_entry("run", "--deep", "--", "no-such-command-bpfx")
+    assert missing.returncode == 127
+    assert "command not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.live()
+def test_second_interrupt_ends_it_and_the_story_is_told() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpfexplain", "run", "--deep", "--quiet-live", "--no-color",
+         "--", "sh", "-c", "trap '' INT; sleep 30; sleep 30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/tmp",
+        stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)      # passed on, and ignored by the shell
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)      # the second one ends it all
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert "SIGINT: stopping everything now" in err
+    assert "sh (pid" in out, out
+
+
+GONE = r"""
+import os, sys
+from bpfexplain.deep import split
+split.explain = lambda main: os._exit(5)   # the explainer dies before taking the trace
+sys.argv = ["bpfexplain", "run", "--deep", "--", "sleep", sys.argv[1]]
+from bpfexplain.entry import main
+main()
+"""
+
+
+def _running(marker: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if fh.read().split(b"\0")[:2] == [b"sleep", marker.encode()]:
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.live()
+def test_an_explainer_that_dies_leaves_nothing_running() -> None:
+    marker = f"29.{os.getpid()}"
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", GONE, marker], capture_output=True,
+                          text=True, timeout=25, cwd="/tmp", check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert time.monotonic() - start < 20
+    assert _running(marker) == []
