@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bpfexplain.framing import Stats
-from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver, sidecar_candidates
 from bpfexplain.story import Step, Story, build_story, step_for_action
 from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
@@ -43,6 +42,8 @@ def make_resolver(paths: Iterable[str], *, tracepoint_ids: Path | None = None,
 
 def explain_streams(streams: list[tuple[str, BinaryIO]], stats: Stats, resolver: Resolver,
                     *, detail: str = "default", strict: bool = False) -> Story:
+    from bpfexplain.parser import parse_events  # here: run --deep never parses (Lark)
+
     names = [name for name, _ in streams]
     tracker = Tracker(resolver, files=names)
     for event in parse_events(streams, stats, strict=strict):
