@@ -75,6 +75,7 @@ MACHINE_ARCH: Mapping[str, int] = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT
 _BPF_LD_W_ABS = 0x20   # BPF_LD | BPF_W | BPF_ABS
 _BPF_JEQ_K = 0x15      # BPF_JMP | BPF_JEQ | BPF_K
 _BPF_JSET_K = 0x45     # BPF_JMP | BPF_JSET | BPF_K
+_BPF_AND_K = 0x54      # BPF_ALU | BPF_AND | BPF_K
 _BPF_RET_K = 0x06      # BPF_RET | BPF_K
 
 # linux/seccomp.h
@@ -84,6 +85,34 @@ SECCOMP_SET_MODE_FILTER = 1
 
 _OFF_NR = 0     # struct seccomp_data.nr
 _OFF_ARCH = 4   # struct seccomp_data.arch
+_OFF_ARGS = 16  # struct seccomp_data.args[6], u64 each; the low word first (both arches
+                # are little-endian)
+
+
+@dataclass(frozen=True, slots=True)
+class ArgTest:
+    """Trace a syscall only when the low word of argument ``arg``, masked with
+    ``mask``, equals one of ``values`` (``mask=0``: no mask)."""
+
+    arg: int
+    values: tuple[int, ...]
+    mask: int = 0
+
+
+# Syscalls of the set whose decoders (bpfexplain.deep.syscalls) drop most calls at
+# entry, decided on one argument: the filter decides the same in the kernel, so those
+# calls never stop the tracee at all.  bpftrace alone makes ~100 private mmaps (its
+# libraries) against 2 shared ones (its perf buffers): a quarter of all its stops.
+# tests/test_deep_seccomp.py holds each test to its decoder over sweeps of values.
+ARG_TESTS: Mapping[str, tuple[ArgTest, ...]] = {
+    # MAP_SHARED (0x01; MAP_SHARED_VALIDATE 0x03 has it too): perf and ring buffers
+    "mmap": (ArgTest(3, (0x01,), mask=0x01),),
+    # F_DUPFD, F_DUPFD_CLOEXEC: the fcntls that make an fd
+    "fcntl": (ArgTest(1, (0, 1030)),),
+    # SIOCGIFNAME, SIOCGIFINDEX (ifindex lookups of attach routes), and the perf
+    # ioctls: type '$' (0x24) in _IOC(dir, type, nr, size)
+    "ioctl": (ArgTest(1, (0x8910, 0x8933)), ArgTest(1, (0x2400,), mask=0xFF00)),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,47 +140,86 @@ def build_filter(native: int, names: Iterable[str] = INTERESTING) -> list[Insn]:
 
     Foreign tracees (i386 or x32 on x86_64, arm on aarch64) are traced on every syscall
     so the backend sees their first one and can say clearly that they are not supported,
-    rather than silently missing their bpf() calls.
+    rather than silently missing their bpf() calls.  Syscalls with :data:`ARG_TESTS`
+    jump to a block of their own after the main chain (classic BPF jumps only forward),
+    which ends in its own RET TRACE / RET ALLOW.
     """
-    nrs = sorted(numbers(native, names))
-    if not nrs:
+    table = numbers(native, names)
+    if not table:
         raise ValueError(f"no syscall table for audit arch {native:#x}")
+    nrs = sorted(table)
     x32_check = native == AUDIT_ARCH_X86_64
     header = 3 + (1 if x32_check else 0)
     trace_at = header + len(nrs) + 1    # the RET TRACE after the compare chain and RET ALLOW
 
-    def to_trace(here: int) -> int:
-        return trace_at - here - 1
+    blocks: dict[int, list[Insn]] = {}
+    for nr in nrs:
+        tests = ARG_TESTS.get(table[nr])
+        if tests:
+            blocks[nr] = _arg_block(tests)
+    block_at: dict[int, int] = {}
+    at = trace_at + 1
+    for nr, block in blocks.items():
+        block_at[nr] = at
+        at += len(block)
+
+    def to(target: int, here: int) -> int:
+        return target - here - 1
 
     prog: list[Insn] = [Insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARCH)]
     # arch == native ? go on : trace (to report the foreign tracee)
-    prog.append(Insn(_BPF_JEQ_K, 0, to_trace(1), native))
+    prog.append(Insn(_BPF_JEQ_K, 0, to(trace_at, 1), native))
     prog.append(Insn(_BPF_LD_W_ABS, 0, 0, _OFF_NR))
     if x32_check:
-        prog.append(Insn(_BPF_JSET_K, to_trace(3), 0, X32_SYSCALL_BIT))
+        prog.append(Insn(_BPF_JSET_K, to(trace_at, 3), 0, X32_SYSCALL_BIT))
     for i, nr in enumerate(nrs):
-        prog.append(Insn(_BPF_JEQ_K, to_trace(header + i), 0, nr))
+        prog.append(Insn(_BPF_JEQ_K, to(block_at.get(nr, trace_at), header + i), 0, nr))
     prog.append(Insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
     prog.append(Insn(_BPF_RET_K, 0, 0, SECCOMP_RET_TRACE))
     assert len(prog) - 1 == trace_at, (len(prog), trace_at)
+    for block in blocks.values():
+        prog.extend(block)
     if any(i.jt > 255 or i.jf > 255 for i in prog):
         raise ValueError("seccomp filter too long for 8-bit jumps")
     return prog
+
+
+def _arg_block(tests: tuple[ArgTest, ...]) -> list[Insn]:
+    """Compare the arguments; any match jumps to the block's RET TRACE at its end."""
+    body: list[Insn] = []
+    for test in tests:
+        body.append(Insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARGS + 8 * test.arg))
+        if test.mask:
+            body.append(Insn(_BPF_AND_K, 0, 0, test.mask))
+        body.extend(Insn(_BPF_JEQ_K, 0, 0, value) for value in test.values)
+    body.append(Insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    trace_at = len(body)
+    # fill in the jumps to the RET TRACE placed after the RET ALLOW
+    block = [Insn(i.code, trace_at - n - 1, 0, i.k) if i.code == _BPF_JEQ_K else i
+             for n, i in enumerate(body)]
+    block.append(Insn(_BPF_RET_K, 0, 0, SECCOMP_RET_TRACE))
+    return block
 
 
 def pack_filter(prog: list[Insn]) -> bytes:
     return b"".join(insn.pack() for insn in prog)
 
 
-def run_filter(prog: list[Insn], nr: int, arch: int) -> int:
+def run_filter(prog: list[Insn], nr: int, arch: int, args: tuple[int, ...] = ()) -> int:
     """Interpret the filter for one syscall (tests check the jumps this way)."""
     acc = 0
     pc = 0
     data = {_OFF_NR: nr & 0xFFFFFFFF, _OFF_ARCH: arch}
+    for i, value in enumerate(args):
+        data[_OFF_ARGS + 8 * i] = value & 0xFFFFFFFF
+        data[_OFF_ARGS + 8 * i + 4] = (value >> 32) & 0xFFFFFFFF
     while True:
         insn = prog[pc]
         if insn.code == _BPF_LD_W_ABS:
-            acc = data[insn.k]
+            acc = data.get(insn.k, 0)
+            pc += 1
+        elif insn.code == _BPF_AND_K:
+            acc &= insn.k
             pc += 1
         elif insn.code == _BPF_JEQ_K:
             pc += 1 + (insn.jt if acc == insn.k else insn.jf)
