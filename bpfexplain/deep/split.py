@@ -33,7 +33,6 @@ import shutil
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -223,6 +222,8 @@ def explain(main: Callable[[], object]) -> NoReturn:
     except KeyboardInterrupt:
         code = 128 + signal.SIGINT
     except BaseException:
+        import traceback  # not before the command starts: only a crash needs it
+
         traceback.print_exc()
         code = 1
     for stream in (sys.stdout, sys.stderr):
