@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bpfexplain.traced import TRACED
+from bpfexplain.values import MAP_READS, MapReads
 
 # Syscalls the explainer uses (written once, in bpfexplain.traced: the tracker's own
 # plus every attach route's).  Everything else is counted and skipped unparsed.
@@ -104,6 +105,36 @@ _SIMPLE_CALL_BYTES = re.compile(rb"(\d{1,10}) (?:(\d{1,20}\.\d{1,12}) )?([a-z_][
 """The start of a call line as ``run`` has strace write them (``-f -ttt``; or ``-f``
 alone): pid, time, name.  Where :data:`_CALL_START` reads the same three groups."""
 _CHECKED_BYTES = frozenset(name.encode() for name in _CONTENT_CHECKS)
+
+# Map reads as ``run`` has strace write them, the lines a map walk is made of:
+#   1234 1700000000.123456 bpf(BPF_MAP_GET_NEXT_KEY, {map_fd=3, key=0x55e3,
+#        next_key=0x55f1}, 24) = 0
+#   1234 1700000000.123500 bpf(BPF_MAP_LOOKUP_ELEM, {map_fd=3, key=0x55f1,
+#        value=0x5600, flags=BPF_ANY}, 32) = 0
+# (each on one line).  Only this exact form, a success, whole on its line: anything
+# else (a failure, -y annotations, -T, an unfinished call) takes the ordinary way.
+_READ_OPS = rb"(LOOKUP_ELEM|GET_NEXT_KEY|DELETE_ELEM|LOOKUP_AND_DELETE_ELEM)"
+_READ_ARGS = (rb", \{map_fd=(\d{1,10}), key=(?:0x[0-9a-f]{1,16}|NULL)"
+              rb"(?:, (?:value|next_key)=(?:0x[0-9a-f]{1,16}|NULL))?"
+              rb"(?:, flags=BPF_(?:ANY|NOEXIST|EXIST|F_LOCK))?\}, \d{1,5}\) = 0\n")
+_MAP_READ_BYTES = re.compile(
+    rb"(\d{1,10}) \d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + _READ_OPS + _READ_ARGS)
+_READ_OP_NAME = re.compile(rb"bpf\(BPF_MAP_([A-Z_]+)")
+_READ_CODE: dict[bytes, int] = {op.encode(): code for code, op in enumerate(MAP_READS)}
+_READ_RUNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+"""Per process and map fd: more lines of the same reads, one after another."""
+
+
+def _read_run(pid: bytes, fd: bytes) -> re.Pattern[bytes]:
+    pattern = _READ_RUNS.get((pid, fd))
+    if pattern is None:
+        args = _READ_ARGS.replace(rb"(\d{1,10})", re.escape(fd), 1)
+        ops = _READ_OPS.replace(b"(", b"(?:", 1)
+        line = re.escape(pid) + rb" \d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + ops + args
+        if len(_READ_RUNS) > 256:
+            _READ_RUNS.clear()  # pids come and go: memory stays flat
+        pattern = _READ_RUNS[(pid, fd)] = re.compile(rb"(?:" + line + rb")+")
+    return pattern
 _OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
 _RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
 _UNFINISHED = "<unfinished ...>"
@@ -237,10 +268,14 @@ def timestamp_seconds(ts: str) -> float:
 class Framer:
     """Frames for one input file; keeps the per-pid unfinished calls of that file."""
 
-    def __init__(self, stats: Stats, file: int, default_pid: int | None = None):
+    def __init__(self, stats: Stats, file: int, default_pid: int | None = None,
+                 map_reads: bool = False):
         self.stats = stats
         self.file = file
         self.default_pid = default_pid
+        self.map_reads = map_reads
+        """Hand successful map reads over in bulk, as :class:`MapReads` events, not
+        frames: for the tracker, which reads nothing more of them."""
         self._pending: dict[int | None, _Pending] = {}
         # A call line that the program's own output cut in two (strace on stderr).
         self._open: tuple[int | None, _Pending] | None = None
@@ -251,12 +286,17 @@ class Framer:
             yield from self._line(text, number)
         yield from self.finish()
 
-    def frames_of_stream(self, stream: BinaryIO, name: str = "input") -> Iterator[Frame]:
+    def frames_of_stream(self, stream: BinaryIO, name: str = "input"
+                         ) -> Iterator[Frame | MapReads]:
         """Frames of a binary stream, read line by line (never the whole file).
 
         The loop every line of an unfiltered trace goes through: one bytes regex
         match and a set lookup drop a syscall the explainer does not need before
         the line is even decoded.  Everything else takes :meth:`_line`.
+
+        With :attr:`map_reads`, a map read in ``run``'s form, and the lines of the
+        same reads already buffered behind it (one regex match over them, no loop in
+        Python), become one :class:`MapReads`.
         """
         stats = self.stats
         fast_start = _FAST_CALL_START_BYTES.match
@@ -267,6 +307,8 @@ class Framer:
         complete = _COMPLETE.search
         limit = MAX_LINE_BYTES + 1
         number = 0
+        map_read = _MAP_READ_BYTES.match if self.map_reads else None
+        peek = getattr(stream, "peek", None)
         while True:
             try:
                 raw = stream.readline(limit)
@@ -282,6 +324,25 @@ class Framer:
             if m is not None and m[1] not in needed and self._open is None:
                 stats.skipped += 1
                 continue
+            if map_read is not None and m is not None and m[1] == b"bpf" and self._open is None:
+                read = map_read(raw)
+                if read is not None:
+                    more = 0
+                    codes = [_READ_CODE[read[2]]]
+                    if peek is not None:
+                        ahead = peek(1)
+                        run = _read_run(read[1], read[3]).match(ahead)
+                        if run is not None:
+                            end = run.end()
+                            more = ahead.count(b"\n", 0, end)
+                            codes += map(_READ_CODE.__getitem__,
+                                         _READ_OP_NAME.findall(ahead, 0, end))
+                            stream.read(end)
+                    stats.lines += more
+                    stats.frames += more + 1
+                    yield MapReads(int(read[1]), int(read[3]), self.file, number, bytes(codes))
+                    number += more
+                    continue
             simple = simple_start(raw)
             if simple is not None and self._open is None and simple[3] not in checked \
                     and len(raw) < limit:
@@ -556,9 +617,12 @@ def ff_pid(path: str) -> int | None:
 
 
 def frames_from_streams(
-    streams: list[tuple[str, BinaryIO]], stats: Stats
-) -> Iterator[Frame]:
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, map_reads: bool = False
+) -> Iterator[Frame | MapReads]:
     """All frames of several inputs as one stream.
+
+    ``map_reads`` (for the tracker, one input only): successful map reads in bulk, as
+    :class:`~bpfexplain.values.MapReads` (see :attr:`Framer.map_reads`).
 
     ``-ff`` files (names ending in ``.PID``) take their pid from the name.  When
     several inputs are given they are merged by timestamp, so a process tree split
@@ -566,15 +630,15 @@ def frames_from_streams(
     the order given (each file's frames stay in order either way).
     """
     stats.files = [name for name, _ in streams]
-    iterators: list[Iterator[Frame]] = []
+    iterators: list[Iterator[Frame | MapReads]] = []
     for index, (name, stream) in enumerate(streams):
         pid = ff_pid(name) if len(streams) > 1 or _FF_SUFFIX.search(name) else None
-        framer = Framer(stats, index, default_pid=pid)
+        framer = Framer(stats, index, default_pid=pid, map_reads=map_reads and len(streams) == 1)
         iterators.append(framer.frames_of_stream(stream, name))
     if len(iterators) == 1:
         yield from iterators[0]
         return
-    yield from _merge_by_time(iterators)
+    yield from _merge_by_time(iterators)  # type: ignore[arg-type]  # frames only
 
 
 def _merge_by_time(iterators: list[Iterator[Frame]]) -> Iterator[Frame]:

@@ -923,7 +923,9 @@ class LiveSession:
         from bpfexplain.framing import frames_from_streams
         from bpfexplain.parser import events_from_frames
 
-        frames = frames_from_streams([("<strace>", self.trace.stream)], stats)
+        # Map walks come in bulk (MapReads): a tool printing a map every second
+        # writes tens of thousands of such lines a second, and strace waits for us.
+        frames = frames_from_streams([("<strace>", self.trace.stream)], stats, map_reads=True)
         for event in events_from_frames(frames, stats, names=["<strace>"]):
             self._note(event)
             yield event

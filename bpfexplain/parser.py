@@ -14,7 +14,7 @@ from bpfexplain.errors import InputError, ParseError
 from bpfexplain.framing import EXIT_LINE, SIGNAL_LINE, Frame, Problem, Stats, frames_from_streams
 from bpfexplain.grammar import SyntaxProblem, parse_value_text
 from bpfexplain.shapes import ShapeCache
-from bpfexplain.values import Call, Event, Exit, Origin, Signal, Value
+from bpfexplain.values import Call, Event, Exit, MapReads, Origin, Signal, Value
 
 
 def _signal(frame: Frame) -> Signal:
@@ -110,12 +110,17 @@ def _interleaved_call(frame: Frame, problem: SyntaxProblem) -> Call | None:
 
 
 def events_from_frames(
-    frames: Iterable[Frame], stats: Stats, *, strict: bool = False,
+    frames: Iterable[Frame | MapReads], stats: Stats, *, strict: bool = False,
     names: list[str] | None = None,
 ) -> Iterator[Event]:
     for frame in frames:
         if strict and stats.unparsable:
             _strict_error(stats.unparsable[0], names)
+        if type(frame) is MapReads:  # framed in bulk, already what the grammar would give
+            stats.calls += len(frame.codes)
+            yield frame
+            continue
+        assert isinstance(frame, Frame)
         if frame.kind == "call":
             try:
                 call = _call(frame)
@@ -162,12 +167,16 @@ def _where(file: int, line: int, names: list[str] | None) -> str:
 
 
 def parse_events(
-    streams: list[tuple[str, BinaryIO]], stats: Stats, *, strict: bool = False
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, strict: bool = False,
+    map_reads: bool = False,
 ) -> Iterator[Event]:
-    """Typed events from strace output streams, in order, with counts in ``stats``."""
+    """Typed events from strace output streams, in order, with counts in ``stats``.
+
+    ``map_reads``: successful map reads may come in bulk, as
+    :class:`~bpfexplain.values.MapReads` (for the tracker; see framing)."""
     names = [name for name, _ in streams]
-    yield from events_from_frames(frames_from_streams(streams, stats), stats, strict=strict,
-                                  names=names)
+    yield from events_from_frames(frames_from_streams(streams, stats, map_reads=map_reads),
+                                  stats, strict=strict, names=names)
     check_was_strace(stats)
 
 

@@ -46,7 +46,7 @@ def explain_streams(streams: list[tuple[str, BinaryIO]], stats: Stats, resolver:
 
     names = [name for name, _ in streams]
     tracker = Tracker(resolver, files=names)
-    for event in parse_events(streams, stats, strict=strict):
+    for event in parse_events(streams, stats, strict=strict, map_reads=True):
         tracker.feed(event)
     return build_story(tracker.lifecycle(), detail)
 

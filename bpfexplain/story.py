@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from bpfexplain import glossary, routes
@@ -34,6 +35,7 @@ from bpfexplain.tracking import (
     looks_like_probe_prog,
 )
 from bpfexplain.tracking.naming import NAME_HINT, NOT_LOOKED_UP
+from bpfexplain.tracking.records import each_call
 
 DETAILS = ("brief", "default", "verbose")
 
@@ -508,6 +510,8 @@ class _Builder:
         """Steps of one phase, with repetition grouped unless verbose."""
         intro: list[str] = []
         steps: list[Step] = []
+        if self.verbose:
+            actions = each_call(actions)  # every call its own step
         if key == "features" and not self.verbose:
             return self._features_summary(actions), self._intro(key, actions)
         if key == "output" and not self.verbose:
@@ -525,10 +529,10 @@ class _Builder:
         def flush() -> None:
             if not run:
                 return
-            if len(run) > 2 and not self.verbose:
+            if sum(a.calls for a in run) > 2 and not self.verbose:
                 steps.append(self._group(run))
             else:
-                for a in run:
+                for a in each_call(run):
                     text, extra = self.step_text(a)
                     steps.append(Step(_action_lines(a), text, a.kind, a.probe, a.file, extra))
             run.clear()
@@ -576,6 +580,7 @@ class _Builder:
 
         Returns the grouped steps and the actions left to tell one by one.
         """
+        actions = each_call(actions)
         families: dict[tuple[Any, ...], list[Obj]] = defaultdict(list)
         for a in actions:
             if a.kind == "perf_open" and a.obj is not None:
@@ -614,7 +619,7 @@ class _Builder:
 
     def _group(self, run: list[Action]) -> Step:
         first = run[0]
-        lines = tuple(a.line for a in run)
+        lines = _lines_of(run)
         kind = first.kind
         objs = [a.obj for a in run if a.obj is not None]
         if kind == "close":
@@ -629,7 +634,7 @@ class _Builder:
                                  "PERF_EVENT_IOC_DISABLE: fds ", None),
                                 (", ".join(str(o.fd) for o in objs), "fd")), kind)
         if kind == "map_op":
-            ops = Counter(a.detail.get("op", "?") for a in run)
+            ops = _ops_of(run)
             return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
                                  None), *name_spans(objs[0])), kind)
         if kind == "info" and objs:
@@ -647,6 +652,7 @@ class _Builder:
                     first.probe, first.file, extra)
 
     def _features_summary(self, actions: list[Action]) -> list[Step]:
+        actions = each_call(actions)
         probes = [a for a in actions if a.obj is not None and a.obj.probe
                   and a.kind in ("prog_load", "map_create", "btf_load", "reopen")]
         failures = [a for a in actions if a.kind == "failure"]
@@ -684,6 +690,7 @@ class _Builder:
         return steps
 
     def _output_group(self, actions: list[Action]) -> list[Step] | None:
+        actions = each_call(actions)
         perfs = [a.obj for a in actions if a.kind == "perf_open" and a.obj is not None]
         if not perfs:
             return None
@@ -739,6 +746,8 @@ class _Builder:
                     assert a.failure is not None
                     ops[a.failure.call.replace("BPF_MAP_", "")] += 1
                     enoent += 1
+                elif a.run is not None:
+                    ops.update(a.run.ops())
                 else:
                     ops[a.detail.get("op", "?")] += 1
             text: list[Span] = [("read ", None), *name_spans(m), (": ", None),
@@ -746,7 +755,7 @@ class _Builder:
             if enoent:
                 text.append((f" ({plural(enoent, 'ENOENT')} just end the walk: no more keys)",
                              "dim"))
-            steps.append(Step(tuple(a.line for a in group), tuple(text), "map_read"))
+            steps.append(Step(_lines_of(group), tuple(text), "map_read"))
         for a in others:
             text2, extra = self.step_text(a)
             steps.append(Step((a.line,), text2, a.kind, a.probe, a.file, extra))
@@ -1155,6 +1164,25 @@ def outlives(att: Attachment, lc: Lifecycle) -> bool:
     BPF_PROG_ATTACH, or a link pinned in the BPF filesystem."""
     return att.kept or (att.link is not None and any(
         p.obj is att.link and p.via == "BPF_OBJ_PIN" for p in lc.pins))
+
+
+def _lines_of(actions: list[Action]) -> tuple[int, ...]:
+    """The line of every call the actions stand for, in order (runs of map reads
+    taken apart in C, not one by one)."""
+    if all(a.run is None for a in actions):
+        return tuple(a.line for a in actions)
+    return tuple(chain.from_iterable(a.lines for a in actions))
+
+
+def _ops_of(actions: list[Action]) -> Counter[str]:
+    """How many calls of each map operation, in the order each first appeared."""
+    ops: Counter[str] = Counter()
+    for a in actions:
+        if a.run is not None:
+            ops.update(a.run.ops())
+        else:
+            ops[a.detail.get("op", "?")] += 1
+    return ops
 
 
 def _action_lines(action: Action) -> tuple[int, ...]:

@@ -157,7 +157,36 @@ class Exit:
     core_dumped: bool = False
 
 
-Event = Union[Call, Signal, Exit]  # noqa: UP007 - runtime alias, Python 3.10 needs Union
+MAP_READS: tuple[str, ...] = (
+    "LOOKUP_ELEM", "GET_NEXT_KEY", "DELETE_ELEM", "LOOKUP_AND_DELETE_ELEM", "LOOKUP_BATCH",
+    "LOOKUP_AND_DELETE_BATCH", "DELETE_BATCH",
+)
+"""Map commands (``BPF_MAP_`` left off) that read or delete entries, coded by their
+index here where one byte per call is kept (:class:`MapReads`, the tracker's runs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MapReads:
+    """Successive complete lines ``bpf(BPF_MAP_LOOKUP_ELEM|GET_NEXT_KEY|..., {map_fd=N,
+    ...}) = 0`` of one process, as framing recognised them in bulk.
+
+    A tool printing a map walks it with two such calls per key: tens of thousands of
+    lines a second under ``run``.  Framing hands them over as one event with what the
+    tracker reads from each (the same values the grammar gives them, checked over the
+    fixtures by tests/test_map_reads.py); ``parse --format events`` and anything else
+    that wants one :class:`Call` per line never asks for them.
+    """
+
+    pid: int | None
+    map_fd: int
+    file: int
+    line: int
+    """The first call's line; the others follow it, one per line."""
+    codes: bytes
+    """Each call's command, as its index in :data:`MAP_READS`."""
+
+
+Event = Union[Call, Signal, Exit, MapReads]  # noqa: UP007 - runtime alias, Python 3.10 needs Union
 
 
 # -- helpers the tracker uses to read values without caring how strace rendered them --

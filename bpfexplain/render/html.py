@@ -135,14 +135,15 @@ class _Links:
         for failure in self.lc.failures:
             self.key(failure)
         for action in self.lc.actions:
-            ref = (action.file, action.line)
-            for subject in (action.obj, action.other, action.attachment, action.failure):
-                if subject is None:
-                    continue
-                key = self.key(subject)
-                if key not in self.at_line[ref]:
-                    self.at_line[ref].append(key)
-                self.lines_of[key][ref] = None
+            for line in action.lines:  # a run of map reads: each of its calls
+                ref = (action.file, line)
+                for subject in (action.obj, action.other, action.attachment, action.failure):
+                    if subject is None:
+                        continue
+                    key = self.key(subject)
+                    if key not in self.at_line[ref]:
+                        self.at_line[ref].append(key)
+                    self.lines_of[key][ref] = None
 
 
 def _origin(subject: Subject) -> LineRef:
@@ -240,7 +241,7 @@ class _Axis:
 
 
 def _lifecycle_lines(lc: Lifecycle) -> set[LineRef]:
-    refs: set[LineRef] = {(a.file, a.line) for a in lc.actions}
+    refs: set[LineRef] = {(a.file, line) for a in lc.actions for line in a.lines}
     for obj in lc.objects:
         refs.add((obj.file, obj.line))
         if obj.closed_line is not None:
@@ -743,7 +744,8 @@ class _Page:
         files_at: dict[int, set[int]] = defaultdict(set)
         for action in self.lc.actions:
             if self.lc.threads.get(action.pid, action.pid) == pid:
-                files_at[action.line].add(action.file)
+                for line in action.lines:
+                    files_at[line].add(action.file)
         return files_at
 
     def _problem_file(self, lines: tuple[int, ...]) -> int:

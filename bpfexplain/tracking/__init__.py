@@ -61,7 +61,7 @@ from bpfexplain.tracking.records import (
     Via,
 )
 from bpfexplain.tracking.sockets import SocketEvents
-from bpfexplain.values import Call, Event, Exit, Signal
+from bpfexplain.values import Call, Event, Exit, MapReads, Signal
 
 __all__ = [
     "CORE_SYSCALLS", "KIND_NOUN", "Action", "ActionKind", "Attachment", "AttachmentEnd",
@@ -110,6 +110,8 @@ class Tracker(ProcessEvents, FileEvents, SocketEvents, BpfObjects):
             self.on_signal(event)
         elif isinstance(event, Exit):
             self.on_exited(event)
+        elif isinstance(event, MapReads):
+            self.on_map_reads(event)
         return self.actions[before:]
 
     def feed_all(self, events: Iterable[Event]) -> Lifecycle:

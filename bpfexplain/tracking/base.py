@@ -148,6 +148,11 @@ class TrackerBase:
         ``0`` (also printed as ``0</dev/null<char 1:3>>`` under ``-yy``) means unset in
         bpf_attr, and a negative number is no fd at all.
         """
+        return self.lookup_at(pid, value, call.line, call.origin.file, kind_hint)
+
+    def lookup_at(self, pid: int | None, value: Any, line: int, file: int,
+                  kind_hint: ObjKind) -> Obj | None:
+        """:meth:`lookup` for an event that is not a :class:`Call` (bulk map reads)."""
         fd = as_int(value)
         if fd is None or fd <= 0:
             return None
@@ -161,8 +166,8 @@ class TrackerBase:
             kind = kind_from_annotation(raw.path) or kind
         self.counters[kind] += 1
         obj = Obj(id=f"{kind}-{self.counters[kind]}", kind=kind,
-                  pid=self.tgids.get(pid, pid), fd=fd, line=call.line,
-                  file=call.origin.file, via="(before the trace)", known=False)
+                  pid=self.tgids.get(pid, pid), fd=fd, line=line,
+                  file=file, via="(before the trace)", known=False)
         self.objects.append(obj)
         table.fds[fd] = obj
         obj.refs += 1

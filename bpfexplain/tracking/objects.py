@@ -6,6 +6,8 @@ in :mod:`bpfexplain.routes`; :meth:`BpfObjects.on_bpf` hands them over.
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter
 from typing import Any
 
 from bpfexplain import knowledge as kn
@@ -19,8 +21,8 @@ from bpfexplain.tracking.fields import (
     plain_attrs,
 )
 from bpfexplain.tracking.probes import btf_feature, looks_like_probe_prog
-from bpfexplain.tracking.records import Obj, ObjKind, Pin
-from bpfexplain.values import Call, as_int, as_text, flag_names, symbol, unwrap
+from bpfexplain.tracking.records import RUN_OP_CODE, RUN_OPS, Action, Obj, ObjKind, OpRun, Pin
+from bpfexplain.values import Call, MapReads, as_int, as_text, flag_names, symbol, unwrap
 
 _METHODS: dict[str, str] = {}
 """``BPF_MAP_LOOKUP_ELEM`` -> ``bpf_map_lookup_elem``: the handler's name, per command."""
@@ -216,6 +218,10 @@ class BpfObjects(TrackerBase):
             return
         m.ops[op] += 1
         m.op_lines.append(call.line)
+        code = RUN_OP_CODE.get(op)
+        if code is not None and call.origin.first_line == call.line and \
+                self._extend_run(m, call.pid, call.origin.file, call.line, code):
+            return
         detail: dict[str, Any] = {"op": op}
         if cmd == "BPF_MAP_UPDATE_ELEM" and m.attrs.get("map_type") == \
                 "BPF_MAP_TYPE_PERF_EVENT_ARRAY":
@@ -235,6 +241,51 @@ class BpfObjects(TrackerBase):
                 detail["perf"] = perf
                 detail["inferred"] = slot is None
         self.act("map_op", call, obj=m, detail=detail)
+
+    def _extend_run(self, m: Obj, pid: int | None, file: int, line: int, code: int) -> bool:
+        """Count a map read as one more call of the last action, when that action is
+        a read of the same map by the same process (nothing else happened between):
+        the story tells such calls together in any case, and one action per call
+        would cost a map walk's every line (see :class:`OpRun`)."""
+        actions = self.actions
+        if not actions:
+            return False
+        last = actions[-1]
+        if last.kind != "map_op" or last.obj is not m or last.pid != pid or last.file != file:
+            return False
+        run = last.run
+        if run is None:
+            first = RUN_OP_CODE.get(last.detail.get("op", ""))
+            if first is None or len(last.detail) != 1 or last.first_line != last.line:
+                return False  # a write, a perf event stored, a joined call: told apart
+            run = last.run = OpRun(array("q", (last.line,)), bytearray((first,)))
+        run.lines.append(line)
+        run.codes.append(code)
+        return True
+
+    def on_map_reads(self, reads: MapReads) -> None:
+        """Successive successful map reads framed in bulk: what :meth:`_map_op` does
+        for each of them, in one step."""
+        codes = reads.codes
+        first = reads.line
+        m = self.lookup_at(reads.pid, reads.map_fd, first, reads.file, "map")
+        if m is None:
+            return
+        for code, count in Counter(codes).items():
+            m.ops[RUN_OPS[code]] += count
+        lines = range(first, first + len(codes))
+        m.op_lines.extend(lines)
+        if not self._extend_run(m, reads.pid, reads.file, first, codes[0]):
+            action = Action("map_op", first, first, reads.file, reads.pid, obj=m,
+                            detail={"op": RUN_OPS[codes[0]]})
+            self.actions.append(action)
+            if len(codes) > 1:
+                action.run = OpRun(array("q", lines), bytearray(codes))
+            return
+        run = self.actions[-1].run
+        assert run is not None
+        run.lines.extend(lines[1:])
+        run.codes.extend(codes[1:])
 
     bpf_map_lookup_elem = _map_op
     bpf_map_update_elem = _map_op

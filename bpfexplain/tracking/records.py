@@ -7,9 +7,12 @@ mypy then shows every place that has to learn it.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from bpfexplain.values import MAP_READS
 
 ObjKind = Literal[
     "btf", "map", "prog", "perf_event", "link", "raw_tracepoint", "iter", "stats", "token",
@@ -176,6 +179,36 @@ class Failure:
     """For a probe's failure: what the loader learned from it."""
 
 
+RUN_OPS = MAP_READS
+"""Map operations that successive calls on one map may share one action for (an
+:class:`OpRun`): reading and deleting, which the story tells alike wherever they
+fall.  Writes (``UPDATE_ELEM``, ``FREEZE``...) stay one action each: where they fall
+(before or after the first attachment) decides their phase."""
+RUN_OP_CODE: dict[str, int] = {op: code for code, op in enumerate(RUN_OPS)}
+
+
+@dataclass(eq=False, slots=True)
+class OpRun:
+    """Successive successful map operations of one process on one map, as one action.
+
+    A tool that prints a map walks it with two calls per key: tens of thousands of
+    lines a second, each of which would otherwise be an :class:`Action` of its own
+    (and cost the story as much again).  The run keeps every call's line and which
+    operation it was, one byte each, so that everything told from them (counts in
+    order of first appearance, line citations, a verbose story's step per call) is
+    what one action per call would give.
+    """
+
+    lines: array[int]
+    """Every call's line number, in log order (the action's ``line`` is the first)."""
+    codes: bytearray
+    """Every call's operation, as its index in :data:`RUN_OPS`."""
+
+    def ops(self) -> dict[str, int]:
+        """How many calls of each operation, in the order each first appeared."""
+        return {RUN_OPS[code]: count for code, count in Counter(self.codes).items()}
+
+
 @dataclass
 class Action:
     """One meaningful call, in log order: what the story tells, step by step."""
@@ -190,6 +223,8 @@ class Action:
     attachment: Attachment | None = None
     failure: Failure | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    run: OpRun | None = None
+    """For ``map_op``: the calls after the first that this action stands for too."""
 
     @property
     def probe(self) -> bool:
@@ -198,6 +233,32 @@ class Action:
         if self.obj is not None and self.obj.probe:
             return True
         return self.attachment is not None and self.attachment.probe
+
+    @property
+    def lines(self) -> tuple[int, ...] | array[int]:
+        """The line of every call this action stands for."""
+        return (self.line,) if self.run is None else self.run.lines
+
+    @property
+    def calls(self) -> int:
+        """How many calls this action stands for (an :class:`OpRun`'s, else one)."""
+        return 1 if self.run is None else len(self.run.lines)
+
+    def each(self) -> list[Action]:
+        """One action per call: this one, or its run taken apart."""
+        run = self.run
+        if run is None:
+            return [self]
+        return [Action(self.kind, line, line, self.file, self.pid, self.obj,
+                       detail={"op": RUN_OPS[code]})
+                for line, code in zip(run.lines, run.codes, strict=True)]
+
+
+def each_call(actions: list[Action]) -> list[Action]:
+    """``actions`` with every run of map operations taken apart into one per call."""
+    if all(a.run is None for a in actions):
+        return actions
+    return [one for a in actions for one in a.each()]
 
 
 @dataclass
