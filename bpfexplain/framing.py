@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, overload
 
 from bpfexplain.traced import TRACED
 from bpfexplain.values import MAP_READS, MapReads
@@ -616,6 +616,14 @@ def ff_pid(path: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+@overload
+def frames_from_streams(
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, map_reads: Literal[False] = False
+) -> Iterator[Frame]: ...
+@overload
+def frames_from_streams(
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, map_reads: bool
+) -> Iterator[Frame | MapReads]: ...
 def frames_from_streams(
     streams: list[tuple[str, BinaryIO]], stats: Stats, *, map_reads: bool = False
 ) -> Iterator[Frame | MapReads]:

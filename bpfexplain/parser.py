@@ -8,13 +8,13 @@ of the input is still read, unless ``strict`` asks for the first one to be an er
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Literal, overload
 
 from bpfexplain.errors import InputError, ParseError
 from bpfexplain.framing import EXIT_LINE, SIGNAL_LINE, Frame, Problem, Stats, frames_from_streams
 from bpfexplain.grammar import SyntaxProblem, parse_value_text
 from bpfexplain.shapes import ShapeCache
-from bpfexplain.values import Call, Event, Exit, MapReads, Origin, Signal, Value
+from bpfexplain.values import Call, Event, Exit, MapReads, Origin, Signal, Tracked, Value
 
 
 def _signal(frame: Frame) -> Signal:
@@ -109,10 +109,20 @@ def _interleaved_call(frame: Frame, problem: SyntaxProblem) -> Call | None:
     return None
 
 
+@overload
+def events_from_frames(
+    frames: Iterable[Frame], stats: Stats, *, strict: bool = False,
+    names: list[str] | None = None,
+) -> Iterator[Event]: ...
+@overload
 def events_from_frames(
     frames: Iterable[Frame | MapReads], stats: Stats, *, strict: bool = False,
     names: list[str] | None = None,
-) -> Iterator[Event]:
+) -> Iterator[Tracked]: ...
+def events_from_frames(
+    frames: Iterable[Frame | MapReads], stats: Stats, *, strict: bool = False,
+    names: list[str] | None = None,
+) -> Iterator[Tracked]:
     for frame in frames:
         if strict and stats.unparsable:
             _strict_error(stats.unparsable[0], names)
@@ -166,10 +176,20 @@ def _where(file: int, line: int, names: list[str] | None) -> str:
     return f"line {line}"
 
 
+@overload
+def parse_events(
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, strict: bool = False,
+    map_reads: Literal[False] = False,
+) -> Iterator[Event]: ...
+@overload
+def parse_events(
+    streams: list[tuple[str, BinaryIO]], stats: Stats, *, strict: bool = False,
+    map_reads: bool,
+) -> Iterator[Tracked]: ...
 def parse_events(
     streams: list[tuple[str, BinaryIO]], stats: Stats, *, strict: bool = False,
     map_reads: bool = False,
-) -> Iterator[Event]:
+) -> Iterator[Tracked]:
     """Typed events from strace output streams, in order, with counts in ``stats``.
 
     ``map_reads``: successful map reads may come in bulk, as

@@ -15,7 +15,7 @@ from bpfexplain.resolve import Resolver, sidecar_candidates
 from bpfexplain.story import Step, Story, build_story, step_for_action
 from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
 from bpfexplain.tracking.probes import looks_like_load_probe
-from bpfexplain.values import Event
+from bpfexplain.values import Tracked
 
 
 def sidecar_for(path: str) -> Path | None:
@@ -59,7 +59,7 @@ class LiveExplainer:
         resolver.origin.live = True
         self.tracker = Tracker(resolver, files=files or ["<live>"])
 
-    def feed(self, event: Event) -> list[Step]:
+    def feed(self, event: Tracked) -> list[Step]:
         actions = self.tracker.feed(event)
         return [step_for_action(a) for a in actions if _worth_telling_live(a)]
 

@@ -186,7 +186,9 @@ class MapReads:
     """Each call's command, as its index in :data:`MAP_READS`."""
 
 
-Event = Union[Call, Signal, Exit, MapReads]  # noqa: UP007 - runtime alias, Python 3.10 needs Union
+Event = Union[Call, Signal, Exit]  # noqa: UP007 - runtime alias, Python 3.10 needs Union
+Tracked = Union[Call, Signal, Exit, MapReads]  # noqa: UP007 - runtime alias, as Event
+"""What the tracker takes: events, and map reads in bulk where they were asked for."""
 
 
 # -- helpers the tracker uses to read values without caring how strace rendered them --

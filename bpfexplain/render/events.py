@@ -20,7 +20,6 @@ from bpfexplain.values import (
     Flags,
     Func,
     InOut,
-    MapReads,
     Signal,
     Truncated,
 )
@@ -54,8 +53,6 @@ def encode_value(value: Any) -> Any:
 
 
 def event_record(event: Event, file_names: list[str] | None = None) -> dict[str, Any]:
-    # One record per call: this format never asks parse_events for bulk map reads.
-    assert not isinstance(event, MapReads)
     origin = event.origin
     record: dict[str, Any] = {"line": origin.line}
     if origin.first_line != origin.line:

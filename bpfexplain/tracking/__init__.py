@@ -61,7 +61,7 @@ from bpfexplain.tracking.records import (
     Via,
 )
 from bpfexplain.tracking.sockets import SocketEvents
-from bpfexplain.values import Call, Event, Exit, MapReads, Signal
+from bpfexplain.values import Call, Event, Exit, MapReads, Signal, Tracked
 
 __all__ = [
     "CORE_SYSCALLS", "KIND_NOUN", "Action", "ActionKind", "Attachment", "AttachmentEnd",
@@ -98,8 +98,11 @@ class Tracker(ProcessEvents, FileEvents, SocketEvents, BpfObjects):
             for name, transport in netlink.handlers(messages).items():
                 self._calls.setdefault(name, []).append(partial(transport, self))
         self._finishers = [route.finish for route in ROUTES if route.finish is not None]
+        # Bulk map reads (MapReads) stand for bpf(2) calls that only on_bpf reads: a
+        # route that wants every bpf call too would miss them.
+        assert self._calls.get("bpf") == [self.on_bpf], "a route handles bpf(2) calls"
 
-    def feed(self, event: Event) -> list[Action]:
+    def feed(self, event: Tracked) -> list[Action]:
         """Track one event; returns the actions it produced (for live output)."""
         before = len(self.actions)
         if isinstance(event, Call):
