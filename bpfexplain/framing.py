@@ -101,9 +101,10 @@ _INTERESTING_BYTES = frozenset(name.encode() for name in INTERESTING)
 # `     0.000123 `) is only digits, colons, dots and blanks.  Twice as fast as the
 # full prefix, which still handles `[pid N]`, `<comm>`, `[ 321]`...
 _FAST_CALL_START_BYTES = re.compile(rb"[0-9 :.]*([a-z_][a-z0-9_]*)\(")
-_SIMPLE_CALL_BYTES = re.compile(rb"(\d{1,10}) (?:(\d{1,20}\.\d{1,12}) )?([a-z_][a-z0-9_]*)\(")
+_SIMPLE_CALL_BYTES = re.compile(rb"(\d{1,10}) +(?:(\d{1,20}\.\d{1,12}) )?([a-z_][a-z0-9_]*)\(")
 """The start of a call line as ``run`` has strace write them (``-f -ttt``; or ``-f``
-alone): pid, time, name.  Where :data:`_CALL_START` reads the same three groups."""
+alone): pid, time, name.  Where :data:`_CALL_START` reads the same three groups.
+strace pads the pid to five places (``2922  1700000000.1 bpf(``)."""
 _CHECKED_BYTES = frozenset(name.encode() for name in _CONTENT_CHECKS)
 
 # Map reads as ``run`` has strace write them, the lines a map walk is made of:
@@ -118,7 +119,7 @@ _READ_ARGS = (rb", \{map_fd=(\d{1,10}), key=(?:0x[0-9a-f]{1,16}|NULL)"
               rb"(?:, (?:value|next_key)=(?:0x[0-9a-f]{1,16}|NULL))?"
               rb"(?:, flags=BPF_(?:ANY|NOEXIST|EXIST|F_LOCK))?\}, \d{1,5}\) = 0\n")
 _MAP_READ_BYTES = re.compile(
-    rb"(\d{1,10}) \d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + _READ_OPS + _READ_ARGS)
+    rb"(\d{1,10}) +\d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + _READ_OPS + _READ_ARGS)
 _READ_OP_NAME = re.compile(rb"bpf\(BPF_MAP_([A-Z_]+)")
 _READ_CODE: dict[bytes, int] = {op.encode(): code for code, op in enumerate(MAP_READS)}
 _READ_RUNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
@@ -130,7 +131,7 @@ def _read_run(pid: bytes, fd: bytes) -> re.Pattern[bytes]:
     if pattern is None:
         args = _READ_ARGS.replace(rb"(\d{1,10})", re.escape(fd), 1)
         ops = _READ_OPS.replace(b"(", b"(?:", 1)
-        line = re.escape(pid) + rb" \d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + ops + args
+        line = re.escape(pid) + rb" +\d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + ops + args
         if len(_READ_RUNS) > 256:
             _READ_RUNS.clear()  # pids come and go: memory stays flat
         pattern = _READ_RUNS[(pid, fd)] = re.compile(rb"(?:" + line + rb")+")

@@ -369,11 +369,23 @@ def _general_frames(data: bytes) -> tuple[list[object], Stats]:
     return list(Framer(stats, 0).frames(enumerate(lines, 1))), stats
 
 
+def padded_pids(data: bytes) -> bytes:
+    """A ``-f`` log with its five-digit pids cut to four, padded as strace pads them."""
+    import re
+
+    padded = re.sub(rb"(?m)^\d(\d{4}) ", rb"\1  ", data)
+    assert padded != data
+    return padded
+
+
 def _variants() -> list[bytes]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "fixtures"
     logs = [p.read_bytes() for p in sorted(root.rglob("*.log"))]
+    # strace pads a pid to five places: `2922  1700000000.1 bpf(` (run's form, when the
+    # pids are small), made from a recording whose pids have five digits.
+    logs.append(padded_pids((root / "bt-interval-print.log").read_bytes()))
     # Edge shapes next to the common one: unfinished, durations, colours, a split
     # call, a call whose result never came, a line without its newline at the end.
     logs.append(b"12 1.5 bpf(BPF_MAP_LOOKUP_ELEM, {map_fd=3}, 32 <unfinished ...>\n"

@@ -33,7 +33,7 @@ from bpfexplain.story import build_story
 from bpfexplain.tracking import Tracker
 from bpfexplain.tracking.objects import BpfObjects
 from bpfexplain.values import MAP_READS, Call, MapReads, Sym, as_int, unwrap
-from tests.fixture_stories import FIXTURES, ROOT, fixture_names
+from tests.fixture_stories import FIXTURES, fixture_names
 
 
 def _events(path: str, *, bulk: bool, buffer: int | None = None
@@ -57,7 +57,10 @@ def _events(path: str, *, bulk: bool, buffer: int | None = None
 
 def _rendered(path: str, *, bulk: bool, runs: bool, buffer: int | None = None,
               html: bool = False) -> dict[str, str]:
-    names = [str(Path(p).relative_to(ROOT)) for p, _ in open_inputs([path])]
+    opened = open_inputs([path])
+    names = [name for name, _ in opened]
+    for _, stream in opened:
+        stream.close()
     tracker = Tracker(make_resolver([path], local=False), files=names)
     original = BpfObjects._extend_run
     if not runs:  # every map read its own action, as before runs existed
@@ -79,8 +82,11 @@ def _rendered(path: str, *, bulk: bool, runs: bool, buffer: int | None = None,
             out["markdown"] = story_markdown(story)
             if html:
                 out["html"] = story_html(story, read_log([path]))
-    out["ops"] = repr(sorted((o.id, sorted(o.ops.items()), o.op_lines)
-                             for o in lc.objects if o.ops))
+    out["ops"] = repr(sorted((o.id, sorted(o.ops.items())) for o in lc.objects if o.ops))
+    # Every call's action, runs taken apart: the same calls, in the same order.
+    out["actions"] = repr([(one.kind, one.obj.id if one.obj else None, one.pid, one.file,
+                            one.line, one.first_line, one.detail)
+                           for a in lc.actions for one in a.each()])
     return out
 
 
@@ -94,6 +100,17 @@ def test_bulk_and_runs_tell_the_same_story(name: str) -> None:
     reference = _rendered(_path(name), bulk=False, runs=False)
     assert _rendered(_path(name), bulk=False, runs=True) == reference
     assert _rendered(_path(name), bulk=True, runs=True) == reference
+
+
+def test_small_pids_too(tmp_path: Path) -> None:
+    """strace pads pids under 10000 (``2922  1700000000.1 bpf(``): bulk all the same."""
+    from tests.test_framing import padded_pids
+
+    log = tmp_path / "padded.log"
+    log.write_bytes(padded_pids((FIXTURES / "bt-interval-print.log").read_bytes()))
+    reference = _rendered(str(log), bulk=False, runs=False)
+    assert _rendered(str(log), bulk=True, runs=True) == reference
+    assert sum(len(r.codes) for r in _bulk_reads(str(log))) == 118
 
 
 def _with_reads() -> list[str]:
@@ -129,9 +146,9 @@ def test_every_bulk_line_is_what_the_grammar_reads(name: str) -> None:
     for reads in _bulk_reads(path):
         for offset, code in enumerate(reads.codes):
             line = lines[reads.line + offset - 1]
-            pid, _, rest = line.partition(" ")
+            pid, _, call = line.split(maxsplit=2)  # pid, time (-ttt or -r), the call
             assert int(pid) == reads.pid
-            fields = parse_call_text(rest.split(" ", 1)[1])
+            fields = parse_call_text(call)
             assert fields["name"] == "bpf"
             assert fields["args"][0] == Sym("BPF_MAP_" + MAP_READS[code])
             attr = unwrap(fields["args"][1])

@@ -6,7 +6,6 @@ in :mod:`bpfexplain.routes`; :meth:`BpfObjects.on_bpf` hands them over.
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from typing import Any
 
@@ -212,15 +211,13 @@ class BpfObjects(TrackerBase):
             failure = self.fail(call, cmd, subject=m)
             if m is not None and failure.expected:
                 m.ops[op + ":" + (call.errno or "")] += 1
-                m.op_lines.append(call.line)
             return
         if m is None:
             return
         m.ops[op] += 1
-        m.op_lines.append(call.line)
         code = RUN_OP_CODE.get(op)
         if code is not None and call.origin.first_line == call.line and \
-                self._extend_run(m, call.pid, call.origin.file, call.line, code):
+                self._extend_run(m, call.pid, call.origin.file, call.line, bytes((code,))):
             return
         detail: dict[str, Any] = {"op": op}
         if cmd == "BPF_MAP_UPDATE_ELEM" and m.attrs.get("map_type") == \
@@ -242,9 +239,11 @@ class BpfObjects(TrackerBase):
                 detail["inferred"] = slot is None
         self.act("map_op", call, obj=m, detail=detail)
 
-    def _extend_run(self, m: Obj, pid: int | None, file: int, line: int, code: int) -> bool:
-        """Count a map read as one more call of the last action, when that action is
-        a read of the same map by the same process (nothing else happened between):
+    def _extend_run(self, m: Obj, pid: int | None, file: int, line: int,
+                    codes: bytes) -> bool:
+        """Count map reads (on ``line`` and after, one per code) as more calls of the
+        last action, when that action is a read of the same map by the same process
+        (nothing else happened between):
         the story tells such calls together in any case, and one action per call
         would cost a map walk's every line (see :class:`OpRun`)."""
         actions = self.actions
@@ -258,9 +257,8 @@ class BpfObjects(TrackerBase):
             first = RUN_OP_CODE.get(last.detail.get("op", ""))
             if first is None or len(last.detail) != 1 or last.first_line != last.line:
                 return False  # a write, a perf event stored, a joined call: told apart
-            run = last.run = OpRun(array("q", (last.line,)), bytearray((first,)))
-        run.lines.append(line)
-        run.codes.append(code)
+            run = last.run = OpRun([last.line, last.line + 1], bytearray((first,)))
+        run.add(line, codes)
         return True
 
     def on_map_reads(self, reads: MapReads) -> None:
@@ -273,19 +271,13 @@ class BpfObjects(TrackerBase):
             return
         for code, count in Counter(codes).items():
             m.ops[RUN_OPS[code]] += count
-        lines = range(first, first + len(codes))
-        m.op_lines.extend(lines)
-        if not self._extend_run(m, reads.pid, reads.file, first, codes[0]):
-            action = Action("map_op", first, first, reads.file, reads.pid, obj=m,
-                            detail={"op": RUN_OPS[codes[0]]})
-            self.actions.append(action)
-            if len(codes) > 1:
-                action.run = OpRun(array("q", lines), bytearray(codes))
+        if self._extend_run(m, reads.pid, reads.file, first, codes):
             return
-        run = self.actions[-1].run
-        assert run is not None
-        run.lines.extend(lines[1:])
-        run.codes.extend(codes[1:])
+        action = Action("map_op", first, first, reads.file, reads.pid, obj=m,
+                        detail={"op": RUN_OPS[codes[0]]})
+        self.actions.append(action)
+        if len(codes) > 1:
+            action.run = OpRun([first, first + len(codes)], bytearray(codes))
 
     bpf_map_lookup_elem = _map_op
     bpf_map_update_elem = _map_op

@@ -10,6 +10,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal
 
 from bpfexplain.values import MAP_READS
@@ -81,7 +82,8 @@ class Obj:
     maps: list[Obj] = field(default_factory=list)
     """Maps a program is known to use (BPF_PROG_BIND_MAP, deep mode's map references)."""
     ops: Counter[str] = field(default_factory=Counter)
-    op_lines: list[int] = field(default_factory=list)
+    """Map operations on this map, by command (``LOOKUP_ELEM``, ``GET_NEXT_KEY:ENOENT``...);
+    the lines are in its actions."""
     enabled_lines: list[int] = field(default_factory=list)
     disabled_lines: list[int] = field(default_factory=list)
     output_map: Obj | None = None
@@ -199,10 +201,27 @@ class OpRun:
     what one action per call would give.
     """
 
-    lines: array[int]
-    """Every call's line number, in log order (the action's ``line`` is the first)."""
+    spans: list[int]
+    """The calls' lines as ranges of consecutive lines, flat: ``[start, stop, start,
+    stop...]`` (a walk read in bulk is one range, whatever its length); the action's
+    ``line`` is the first."""
     codes: bytearray
     """Every call's operation, as its index in :data:`RUN_OPS`."""
+
+    def add(self, line: int, codes: bytes | bytearray) -> None:
+        """Calls on ``line`` and the lines after it, one per code."""
+        stop = line + len(codes)
+        if self.spans[-1] == line:
+            self.spans[-1] = stop
+        else:
+            self.spans += (line, stop)
+        self.codes += codes
+
+    @property
+    def lines(self) -> array[int]:
+        """Every call's line number, in log order."""
+        spans = self.spans
+        return array("q", chain.from_iterable(map(range, spans[0::2], spans[1::2])))
 
     def ops(self) -> dict[str, int]:
         """How many calls of each operation, in the order each first appeared."""
@@ -242,7 +261,7 @@ class Action:
     @property
     def calls(self) -> int:
         """How many calls this action stands for (an :class:`OpRun`'s, else one)."""
-        return 1 if self.run is None else len(self.run.lines)
+        return 1 if self.run is None else len(self.run.codes)
 
     def each(self) -> list[Action]:
         """One action per call: this one, or its run taken apart."""
