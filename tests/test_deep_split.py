@@ -9,11 +9,15 @@ Ctrl-C behave as documented, and an explainer that dies leaves nothing running.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -191,6 +195,65 @@ def test_second_interrupt_ends_it_and_the_story_is_told() -> None:
     assert proc.returncode == 128 + signal.SIGINT, err
     assert "SIGINT: stopping everything now" in err
     assert "sh (pid" in out, out
+
+
+def _read_until(master: int, seen: bytearray, text: str | None, timeout: float) -> None:
+    """Read the terminal into ``seen`` until ``text`` shows (None: until it closes)."""
+    deadline = time.monotonic() + timeout
+    while text is None or text not in seen.decode("utf-8", "replace"):
+        left = deadline - time.monotonic()
+        assert left > 0, seen.decode("utf-8", "replace")
+        if not select.select([master], [], [], left)[0]:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:     # EIO: every writer of the terminal is gone
+            chunk = b""
+        if not chunk:
+            assert text is None, seen.decode("utf-8", "replace")
+            return
+        seen += chunk
+
+
+@pytest.mark.live()
+def test_ctrl_c_typed_on_a_terminal_reaches_the_command_and_spares_the_explainer() -> None:
+    # The terminal signals the whole foreground group: the tracer, the explainer and
+    # the command.  The command gets it (and here chooses to live), the explainer must
+    # survive it; the second ^C ends everything and the story is still told.
+    master, slave = os.openpty()
+
+    def controlling_tty() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    traps = "trap 'echo trapped' INT; echo ready; while :; do sleep 10 & wait $!; done"
+    proc = subprocess.Popen([sys.executable, "-m", "bpfexplain", "run", "--deep",
+                             "--quiet-live", "--no-color", "--", "sh", "-c", traps],
+                            stdin=slave, stdout=slave, stderr=slave, cwd="/tmp",
+                            start_new_session=True, preexec_fn=controlling_tty)
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, seen, "ready", 30)
+        os.write(master, b"\x03")
+        _read_until(master, seen, "Ctrl-C again to stop it now", 10)
+        _read_until(master, seen, "trapped", 10)
+        time.sleep(0.5)     # a second delivery would show by now
+        with contextlib.suppress(OSError):
+            while select.select([master], [], [], 0)[0]:
+                seen += os.read(master, 4096)
+        assert seen.decode("utf-8", "replace").count("trapped") == 1
+        assert proc.poll() is None, seen.decode("utf-8", "replace")
+        os.write(master, b"\x03")
+        _read_until(master, seen, None, 20)
+        assert proc.wait(10) == 128 + signal.SIGINT
+    finally:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    text = seen.decode("utf-8", "replace")
+    assert "stopping everything now" in text
+    assert "sh (pid" in text and "Traceback" not in text
 
 
 GONE = r"""
