@@ -205,6 +205,12 @@ class _Builder:
                 return "pin"
             if call == "BPF_OBJ_GET":
                 return "open_pin"
+            if call == "BPF_TASK_FD_QUERY":
+                return "query"  # a question about another process's fd, not a feature
+            if call == "openat" and self._real_before(action.line):
+                # A tracing file (kprobe_events, the kprobe blacklist) the loader
+                # needed for its programs' events, once it has objects of its own.
+                return "attach"
             return "features" if not self._real_before(action.line) else "query"
         if kind == "next_id" and action.detail.get("cmd") == "BPF_BTF_GET_NEXT_ID":
             return "features"  # walking BTF ids: looking for the kernel's own BTF
@@ -358,6 +364,14 @@ class _Builder:
                     fd_span(obj.fd)), ()
         if kind == "next_id":
             return ((f"{d.get('cmd')}: next id {d.get('next_id')}", None),), ()
+        if kind == "bpf" and d.get("cmd") == "BPF_TASK_FD_QUERY":
+            found: list[Span] = [(f"BPF_TASK_FD_QUERY: fd {d.get('fd')} of pid "
+                                  f"{d.get('pid')} runs program id {d.get('prog_id')}", None)]
+            if d.get("name"):
+                found += [(" on ", None), (str(d["name"]), "bpf.point")]
+            if d.get("fd_type"):
+                found.append((f" ({_short(d['fd_type'])})", "dim"))
+            return tuple(found), ()
         if kind == "info" and obj is not None:
             return (("asked the kernel for information on ", None), *name_spans(obj)), ()
         if kind == "bind_map":
@@ -521,6 +535,9 @@ class _Builder:
         if key == "results" and not self.verbose:
             return self._results_group(actions), self._intro(key, actions)
         intro = self._intro(key, actions)
+        if key == "query" and not self.verbose:
+            answers, actions = self._task_fd_answers(actions)
+            steps.extend(answers)
         if key == "attach" and not self.verbose:
             per_cpu, actions = self._per_cpu_attach(actions)
             steps.extend(per_cpu)
@@ -659,8 +676,10 @@ class _Builder:
         lines = tuple(a.line for a in actions)
         features: list[str] = []
         seen: set[str] = set()
-        for a in probes:
+        for a in probes + failures:
             feature = a.obj.feature if a.obj is not None else None
+            if a.failure is not None and a.failure.probe:
+                feature = a.failure.feature or feature
             if feature and feature not in seen:
                 seen.add(feature)
                 features.append(feature)
@@ -688,6 +707,33 @@ class _Builder:
                 text2, extra = self.step_text(a)
                 steps.append(Step((a.line,), text2, "failure", False, a.file, extra))
         return steps
+
+    def _task_fd_answers(self, actions: list[Action]) -> tuple[list[Step], list[Action]]:
+        """``bpftool perf show`` asks BPF_TASK_FD_QUERY about every fd of every process:
+        its refusals are answers ("not a BPF perf fd", "not allowed to look"), told in
+        one step with their counts and lines.  Returns that step and the other actions."""
+        answers = [a for a in actions if a.kind == "failure" and a.failure is not None
+                   and a.failure.expected and a.failure.call == "BPF_TASK_FD_QUERY"]
+        if not answers:
+            return [], actions
+        told = {id(a) for a in answers}
+        pids = {(a.failure.attrs.get("pid") if a.failure else None) for a in answers}
+        by_errno: dict[str, list[Action]] = defaultdict(list)
+        for a in answers:
+            assert a.failure is not None
+            by_errno[a.failure.errno].append(a)
+        parts: list[str] = []
+        for errno, group in sorted(by_errno.items(), key=lambda kv: -len(kv[1])):
+            assert group[0].failure is not None
+            who = sorted({str(a.failure.attrs.get("pid")) for a in group if a.failure})
+            about = f" (pid {', '.join(who)})" if errno == "EPERM" and len(who) <= 3 else ""
+            parts.append(f"{len(group):,} {errno}{about}: {group[0].failure.why}")
+        text: Spans = ((f"BPF_TASK_FD_QUERY asked about {len(answers):,} fds of "
+                        f"{plural(len(pids), 'process', 'processes')} whether each is a "
+                        "perf event or raw tracepoint with a BPF program; these answers "
+                        "say no: " + "; ".join(parts), None),)
+        step = Step(tuple(a.line for a in answers), text, "answers", False, answers[0].file)
+        return [step], [a for a in actions if id(a) not in told]
 
     def _output_group(self, actions: list[Action]) -> list[Step] | None:
         actions = each_call(actions)
@@ -932,6 +978,11 @@ class _Builder:
             if cause:
                 named = sorted({f"{f.call} {f.errno}" for f in cause})
                 spans.append((f" after {', '.join(named)} ({cite([f.line for f in cause])})",
+                              None))
+            else:
+                # Never blame a probe the loader went past: say the cause is elsewhere.
+                spans.append(("; the log shows no failing call that explains it (a loader "
+                              "prints its reasons to stderr, which strace does not record)",
                               None))
         return tuple(spans)
 

@@ -12,7 +12,7 @@ import textwrap
 from bpfexplain.framing import Stats
 from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver
-from bpfexplain.tracking import Lifecycle, Obj, Tracker
+from bpfexplain.tracking import Lifecycle, Obj, Tracker, looks_like_probe_prog
 
 PROG = ('bpf(BPF_PROG_LOAD, {{prog_type=BPF_PROG_TYPE_TRACEPOINT, insn_cnt=27, '
         'insns=0x55abc0cf8600, license="GPL", log_level=0, log_size=0, log_buf=NULL, '
@@ -283,6 +283,92 @@ def test_eperm_is_never_a_harmless_probe() -> None:
     (failure,) = lc.failures
     assert not failure.probe
     assert "CAP_BPF" in failure.why
+
+
+FENTRY_CHECK = ('bpf(BPF_PROG_LOAD, {{prog_type=BPF_PROG_TYPE_TRACING, insn_cnt=2, '
+                'insns=0x7ffc, license="GPL", log_level={level}, prog_name="test", '
+                'expected_attach_type=BPF_TRACE_FENTRY, attach_btf_id=119671}}, 128) '
+                '= -1 EPERM (Operation not permitted)')
+SKELETON = ('bpf(BPF_PROG_LOAD, {{prog_type=BPF_PROG_TYPE_{ptype}, insn_cnt=6, insns=0x55ec, '
+            'license="GPL", log_level=0, prog_name="{name}", prog_btf_fd=3, '
+            'func_info_rec_size=8, func_info=0x55ec, func_info_cnt=1}}, 128) = {result}')
+
+
+def test_a_refused_fentry_check_the_loader_went_past_is_a_probe() -> None:
+    lc = track(f"""
+        100 {FENTRY_CHECK.format(level=0)}
+        100 {FENTRY_CHECK.format(level=1)}
+        100 {SKELETON.format(ptype="KPROBE", name="kprobe_vfs_read", result=5)}
+        100 close(5) = 0
+        100 +++ exited with 0 +++
+    """)
+    assert [f.probe for f in lc.failures] == [True, True]
+    assert all(f.feature is not None and "fentry" in f.feature for f in lc.failures)
+    # A 6-instruction program with BTF function info is the loader's own.
+    assert [p.name for p in lc.real_programs()] == ["kprobe_vfs_read"]
+
+
+def test_a_refused_fentry_check_nothing_followed_is_the_failure() -> None:
+    lc = track(f"""
+        100 {FENTRY_CHECK.format(level=0)}
+        100 +++ exited with 1 +++
+    """)
+    (failure,) = lc.failures
+    assert not failure.probe and failure.ends_loader
+
+
+def test_a_refused_small_skeleton_program_is_no_feature_test() -> None:
+    lc = track(f"""
+        100 {SKELETON.format(ptype="TRACING", name="add_to_page_cac",
+                             result="-1 EPERM (Operation not permitted)")}
+        100 +++ exited with 1 +++
+    """)
+    (failure,) = lc.failures
+    assert not failure.probe and failure.ends_loader
+    assert not looks_like_probe_prog(failure.attrs)
+
+
+BLACKLIST = ('openat(AT_FDCWD, "/sys/kernel/debug/kprobes/blacklist", O_RDONLY|O_CLOEXEC) '
+             '= -1 ENOENT (No such file or directory)')
+FILTERS = ('openat(AT_FDCWD, "/sys/kernel/debug/tracing/available_filter_functions", '
+           'O_RDONLY) = -1 EPERM (Operation not permitted)')
+
+
+def test_a_probe_failure_followed_by_teardown_is_the_cause() -> None:
+    lc = track(f"""
+        100 {MAP.format(name="start", fd=5)}
+        100 {BLACKLIST}
+        100 close(5) = 0
+        100 +++ exited with 1 +++
+    """)
+    (failure,) = lc.failures
+    assert failure.ends_loader and not failure.probe
+
+
+def test_a_probe_failure_the_loader_went_past_is_never_the_cause() -> None:
+    lc = track(f"""
+        100 {FILTERS}
+        100 bpf(BPF_BTF_GET_NEXT_ID, {{start_id=0, next_id=0 => 1, open_flags=0}}, 12) = 0
+        100 +++ exited with 1 +++
+    """)
+    (failure,) = lc.failures
+    assert failure.probe and not failure.ends_loader
+
+
+def test_task_fd_query_about_other_processes_fds_answers() -> None:
+    query = ('bpf(BPF_TASK_FD_QUERY, {{task_fd_query={{pid={pid}, fd=0, flags=0, buf_len=4096, '
+             'buf="", prog_id=0, fd_type=BPF_FD_TYPE_RAW_TRACEPOINT, probe_offset=0, '
+             'probe_addr=0}}}}, 48) = -1 {err}')
+    lc = track(f"""
+        100 {query.format(pid=1, err="EPERM (Operation not permitted)")}
+        100 {query.format(pid=7, err="EBADF (Bad file descriptor)")}
+        100 {query.format(pid=100, err="ENOTSUPP (Unknown error 524)")}
+        100 {query.format(pid=100, err="EPERM (Operation not permitted)")}
+    """)
+    # Only its own fd refused with EPERM is a failure: it may not use the command.
+    assert [(f.attrs["pid"], f.errno) for f in lc.failures] == [(100, "EPERM")]
+    answers = [a.failure for a in lc.actions if a.failure is not None and a.failure.expected]
+    assert [f.errno for f in answers if f is not None] == ["EPERM", "EBADF", "ENOTSUPP"]
 
 
 def test_map_iteration_enoent_is_not_a_failure() -> None:

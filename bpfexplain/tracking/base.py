@@ -182,9 +182,11 @@ class TrackerBase:
     def fail(self, call: Call, name: str, *, subject: Obj | None = None,
              attrs: dict[str, Any] | None = None, detail: str | None = None,
              probe: bool = False, why: str | None = None,
-             errno: str | None = None) -> Failure:
+             errno: str | None = None, expected: bool | None = None) -> Failure:
         """Record a failed call.  ``errno`` overrides the call's own: a netlink request
-        fails in the kernel's answer, read by a call that itself succeeded."""
+        fails in the kernel's answer, read by a call that itself succeeded; ``expected``
+        overrides the knowledge table's word for an answer that depends on more than
+        the call and errno (whose fd a BPF_TASK_FD_QUERY asked about)."""
         errno = errno or call.errno or "unknown error"
         if why is None:
             why = kn.errno_meaning(errno, name) if errno in kn.ERRNO else \
@@ -194,7 +196,8 @@ class TrackerBase:
             why=why,
             # EPERM from bpf() means not even probing is allowed: never harmless.
             probe=probe and (errno != "EPERM" or name == "openat"),
-            expected=kn.errno_is_expected(errno, name) if errno in kn.ERRNO else False,
+            expected=expected if expected is not None else
+            kn.errno_is_expected(errno, name) if errno in kn.ERRNO else False,
             detail=detail, subject=subject, attrs=attrs or {},
         )
         if not failure.expected:

@@ -17,6 +17,16 @@ TRIES_ANOTHER_WAY = "the loader tries another way"
 """How a fallback-able failure ends its reason (see probes.mark_failures_that_end_loaders)."""
 
 
+_KERNEL_FILES = ("/sys/kernel/debug/", "/sys/kernel/tracing/", "/sys/bus/event_source/")
+"""Where the kernel's tracing interface lives (debugfs, tracefs, the PMU list)."""
+
+_KERNEL_FILE_WORDS = {
+    "available_filter_functions": "the kernel's list of functions that can be traced",
+    "blacklist": "the kernel's list of functions that may not be kprobed",
+}
+"""What the lists loaders consult before choosing their probes are."""
+
+
 def looks_like_binary(path: str) -> bool:
     if path.startswith(("/sys/", "/proc/", "/dev/", "/etc/", "/run/", "/tmp/")):
         return False
@@ -133,12 +143,15 @@ class FileEvents(TrackerBase):
                    cloexec="O_CLOEXEC" in flag_names(flags_value))
 
     def _open_failed(self, call: Call, path: str) -> None:
-        """Loaders open tracefs/sysfs files to create probes; failing to is telling.
+        """Loaders open tracefs/debugfs/sysfs files to create probes; failing to is telling.
 
         A missing PMU ``type`` file has a fallback (the legacy ``*probe_events``
-        files); when those fail too, the probe cannot be created at all.
+        files); when those fail too, the probe cannot be created at all.  Whether any
+        other such failure mattered is decided by what the loader did next
+        (probes.mark_failures_that_end_loaders): recorded as one it can go past.
         """
-        if "/tracing/" not in path and "/event_source/" not in path:
+        if not path.startswith(_KERNEL_FILES) and "/tracing/" not in path \
+                and "/event_source/" not in path:
             return
         name = path.rsplit("/", 1)[-1]
         if name in ("kprobe_events", "uprobe_events"):
@@ -148,8 +161,10 @@ class FileEvents(TrackerBase):
                 f"has no {kind} support (or tracefs is not mounted), so a {kind} "
                 "cannot be attached here"))
             return
+        what = _KERNEL_FILE_WORDS.get(name)
         self.fail(call, "openat", attrs={"path": path}, probe=True, why=(
-            f"{path} could not be opened ({call.errno}); {TRIES_ANOTHER_WAY}"))
+            f"{path} could not be opened ({call.errno})" + (f": {what}" if what else "")
+            + f"; {TRIES_ANOTHER_WAY}"))
 
     def on_read(self, call: Call) -> None:
         if not call.ok or len(call.args) < 2:

@@ -19,9 +19,27 @@ from bpfexplain.tracking.fields import (
     plain,
     plain_attrs,
 )
-from bpfexplain.tracking.probes import btf_feature, looks_like_probe_prog
+from bpfexplain.tracking.probes import (
+    btf_feature,
+    looks_like_probe_prog,
+    task_fd_query_answer,
+)
 from bpfexplain.tracking.records import RUN_OP_CODE, RUN_OPS, Action, Obj, ObjKind, OpRun, Pin
 from bpfexplain.values import Call, MapReads, as_int, as_text, flag_names, symbol, unwrap
+
+
+def _written_log(value: Any) -> str | None:
+    """The log buffer as strace printed it, when the verifier wrote text into it.
+
+    strace prints the buffer when the call returns; a load refused before the
+    verifier ran (EPERM) leaves whatever bytes the loader's buffer held (``\\210S\\2``),
+    which is no log at all.  The verifier writes plain text lines.
+    """
+    text = as_text(value)
+    if not text or not all(c.isprintable() or c in "\n\t" for c in text):
+        return None
+    return text
+
 
 _METHODS: dict[str, str] = {}
 """``BPF_MAP_LOOKUP_ELEM`` -> ``bpf_map_lookup_elem``: the handler's name, per command."""
@@ -80,7 +98,8 @@ class BpfObjects(TrackerBase):
         eat = attr.get("expected_attach_type")
         if eat is not None:
             attrs["expected_attach_type"] = enum(kn.ATTACH_TYPE, eat)
-        for key in ("attach_btf_id", "kern_version", "prog_flags", "log_level"):
+        for key in ("attach_btf_id", "kern_version", "prog_flags", "log_level",
+                    "func_info_cnt"):
             if key in attr:
                 attrs[key] = plain(attr[key])
         code = kernel_version(attr.get("kern_version"))
@@ -90,7 +109,7 @@ class BpfObjects(TrackerBase):
             self.resolver.note_kernel_version(code)
         if call.deep:
             attrs.update({k: v for k, v in call.deep.items() if k != "verifier_log"})
-        log = (call.deep or {}).get("verifier_log") or as_text(attr.get("log_buf"))
+        log = (call.deep or {}).get("verifier_log") or _written_log(attr.get("log_buf"))
         if not call.ok or call.result is None:
             probe = looks_like_probe_prog(attrs)
             failure = self.fail(call, cmd, attrs=attrs, detail=log or None, probe=probe)
@@ -114,6 +133,21 @@ class BpfObjects(TrackerBase):
         if log:
             obj.deep["verifier_log"] = log
         self.act("prog_load", call, obj=obj)
+
+    def bpf_task_fd_query(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
+        """A question about another process's fd (bpftool perf show): the fd is not
+        this process's, so it is never looked up in this process's table."""
+        pid = as_int(find(attr, "pid"))
+        fd = as_int(find(attr, "fd"))
+        if not call.ok or call.result is None:
+            answer = task_fd_query_answer(call.errno, pid, self.tgid(call.pid))
+            self.fail(call, cmd, attrs={"pid": pid, "fd": fd}, why=answer,
+                      expected=answer is not None)
+            return
+        self.act("bpf", call, detail={
+            "cmd": cmd, "kind": "query", "pid": pid, "fd": fd,
+            "prog_id": as_int(find(attr, "prog_id")),
+            "fd_type": symbol(find(attr, "fd_type")), "name": as_text(find(attr, "buf"))})
 
     def bpf_map_create(self, call: Call, cmd: str, attr: dict[str, Any]) -> None:
         attrs = {

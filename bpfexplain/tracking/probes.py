@@ -25,18 +25,30 @@ from bpfexplain.tracking.records import (
 from bpfexplain.values import as_int
 
 
+def has_func_info(attrs: dict[str, Any]) -> bool:
+    """The load carries BTF function info (``func_info_cnt``): the program was compiled
+    from an object file with its own type information (a libbpf skeleton's, BCC's).
+    Feature probes are assembled in place and never carry any, however small the
+    program is (libbpf-tools' vfsstat has 6-instruction kprobes, syscount 2)."""
+    count = as_int(attrs.get("func_info_cnt"))
+    return count is not None and count > 0
+
+
 def looks_like_probe_prog(attrs: dict[str, Any]) -> bool:
     """Feature probes are tiny programs (``r0 = 0; exit``, a helper call or two).
 
     A verifier log alone does not make a program the loader's own: bpftrace asks for
     one on its unnamed 2-instruction helper checks, whose answer is the point.  A
     tiny *named* program loaded with a log (``bad_prog``) is the loader's, though:
-    the name and the log say it wants that program, and why it failed.
+    the name and the log say it wants that program, and why it failed.  A program
+    with BTF function info is one the loader compiled to use, never a probe.
     """
     name = str(attrs.get("prog_name") or "")
     count = attrs.get("insn_cnt")
     if name.startswith("libbpf_"):
         return True
+    if has_func_info(attrs):
+        return False
     if name and as_int(attrs.get("log_level")):
         return False
     return isinstance(count, int) and count <= 8
@@ -92,6 +104,32 @@ def btf_feature(blob: str) -> str:
 
 
 
+_TASK_FD_QUERY_ANSWERS = {
+    "ENOTSUPP": "not a BPF perf fd: neither a perf event nor a raw tracepoint",
+    "ENOENT": "not a BPF perf fd: a perf event without a BPF program (or the process "
+              "has gone)",
+    "EBADF": "no such fd any more (closed before the question reached it)",
+    "ESRCH": "the process has gone",
+    "EPERM": "not allowed to look at that process's fds",
+}
+"""``BPF_TASK_FD_QUERY`` asks whether one fd of a process is a perf event (or raw
+tracepoint) with a BPF program; ``bpftool perf show`` asks it of every fd of every
+process, and these errors are its answers."""
+
+
+def task_fd_query_answer(errno: str | None, pid: int | None, own: int | None) -> str | None:
+    """What a failed ``BPF_TASK_FD_QUERY`` answered; None when it is a real failure.
+
+    About another process's fd every listed error is an answer.  About the loader's
+    own fd (bpftool first asks about one of its own to learn the command works) only
+    "not a BPF perf fd" is: EPERM there means it may not use the command at all.
+    """
+    answer = _TASK_FD_QUERY_ANSWERS.get(errno or "")
+    if answer is None or (pid == own and errno not in ("ENOTSUPP", "ENOENT")):
+        return None
+    return answer
+
+
 def _retried_after_enospc(objects: list[Obj], failure: Failure) -> Obj | None:
     if failure.errno != "ENOSPC" or failure.call not in ("BPF_PROG_LOAD", "BPF_BTF_LOAD"):
         return None
@@ -118,6 +156,11 @@ def _map_tried_and_dropped(pinned: set[int], first_real_prog: float, m: Obj) -> 
         return False
     return not first_real_prog < m.closed_line
 
+_TEARDOWN: frozenset[ActionKind] = frozenset({
+    "close", "disable", "detach", "exit", "signal", "failure",
+})
+"""Actions of a loader that is giving up: releasing what it holds, failing, exiting."""
+
 _PROGRESS: frozenset[ActionKind] = frozenset({
     "prog_load", "map_create", "btf_load", "create", "attach", "perf_open", "enable",
     "pin", "obj_get", "test_run",
@@ -136,6 +179,14 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
     missing PMU file the loader then tried another way around is not the cause, the
     other way failing is.  A stop the user asked for (SIGINT, SIGTERM after that last
     step) is not giving up: what fails while shutting down is told, not blamed.
+
+    A probe's failure the loader went on past (it kept working afterwards, not only
+    closing fds and exiting) is never the cause: bpftrace always tries to read
+    ``available_filter_functions`` and goes on without it, so when it later exits
+    with a compile error (printed to stderr, which strace does not record) the log
+    holds no cause, and the story says so rather than blaming the probe.  A probe's
+    failure followed only by the loader tearing down is where it gave up (BCC's
+    Python dies when the kprobe blacklist is missing).
     """
     for failure in failures:
         failure.ends_loader = False
@@ -150,6 +201,12 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
             last_progress[tgid] = action.line
         elif action.kind == "signal" and action.detail.get("signal") in USER_STOP:
             stopped[tgid] = action.line
+    # Where each process last did anything but tear down (close fds, exit, fail).
+    last_work: dict[tuple[int | None, int], int] = {}
+    for action in actions:
+        if action.kind not in _TEARDOWN:
+            key = (threads.get(action.pid, action.pid), action.file)
+            last_work[key] = max(last_work.get(key, 0), action.line)
     last: dict[int | None, list[Failure]] = {}
     for failure in failures:
         tgid = threads.get(failure.pid, failure.pid)
@@ -162,8 +219,13 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
         exit_line = proc.exit_line
         if failure.line > after and (exit_line is None or failure.line <= exit_line):
             last.setdefault(tgid, []).append(failure)
-    for tail in last.values():
-        final = max(tail, key=lambda f: f.line)
+    for tgid, tail in last.items():
+        # A probe the loader went on past had its answer; it is not where it gave up.
+        candidates = [f for f in tail if not (
+            f.probe and last_work.get((tgid, f.file), 0) > f.line)]
+        if not candidates:
+            continue
+        final = max(candidates, key=lambda f: f.line)
         for failure in tail:
             # A probe before the final failure had a fallback, which was tried.
             if failure is final or (not failure.probe and (
@@ -177,13 +239,36 @@ def mark_failures_that_end_loaders(actions: list[Action], failures: list[Failure
                         "the loader had no other way and gave up"
 
 
-def looks_like_load_probe(attrs: dict[str, Any]) -> bool:
-    """The shape of a probe's load, whatever its log level: tiny and unnamed (or named
-    ``libbpf_*``).  Only the shape: :func:`classify_probes` also asks what came next."""
+def looks_like_load_probe(attrs: dict[str, Any], first: dict[str, Any] | None = None) -> bool:
+    """The shape of a probe's failed load: tiny, without BTF function info, and either
+    unnamed (or named ``libbpf_*``) or named but first tried without a verifier log
+    (libbpf-tools' ``fentry_can_attach`` loads a 2-instruction TRACING program
+    ``test``; libbpf retries a refused load once with a log, which is the same
+    attempt).  ``first`` is that first attempt when this load is its retry.  A named
+    program whose first load already asked for a log (``bad_prog``) is the loader's.
+    Only the shape: :func:`classify_probes` also asks what came next."""
     name = str(attrs.get("prog_name") or "")
     count = attrs.get("insn_cnt")
-    return isinstance(count, int) and count <= 8 and (
-        not name or name.startswith("libbpf_"))
+    if not (isinstance(count, int) and count <= 8) or has_func_info(attrs):
+        return False
+    if not name or name.startswith("libbpf_"):
+        return True
+    return not as_int((first or attrs).get("log_level"))
+
+
+def _first_attempt(failures: list[Failure], index: int) -> dict[str, Any] | None:
+    """The load this failed ``BPF_PROG_LOAD`` retries, if it is a retry: the failure just
+    before it in the same process, of the same program (name, type, size)."""
+    this = failures[index]
+    for earlier in reversed(failures[:index]):
+        if earlier.pid != this.pid or earlier.file != this.file:
+            continue
+        if earlier.call == "BPF_PROG_LOAD" and all(
+                earlier.attrs.get(k) == this.attrs.get(k)
+                for k in ("prog_name", "prog_type", "insn_cnt")):
+            return earlier.attrs
+        return None
+    return None
 
 
 def _tried_and_went_on(objects: list[Obj], failure: Failure) -> bool:
@@ -194,23 +279,29 @@ def _tried_and_went_on(objects: list[Obj], failure: Failure) -> bool:
                for o in objects)
 
 
-def _load_probe(objects: list[Obj], failure: Failure) -> str | None:
+def _load_probe(objects: list[Obj], failures: list[Failure], index: int) -> str | None:
     """What a failed ``BPF_PROG_LOAD`` tested, when it was a probe; None when it was not.
 
     Decided by shape and by what happened next, not by whether a verifier log was
     asked for: bpftrace loads 2-instruction unnamed KPROBE programs that call one
     helper, with ``log_level=1``, and reads the verifier's refusal (EACCES) to learn
-    whether the helper exists.  A tiny unnamed program is a probe when the loader went
-    on to make its own objects afterwards; a named one (``bad_prog``) is the user's.
+    whether the helper exists.  A probe-shaped load is a probe when the loader went on
+    to make its own objects afterwards, even when the kernel refused it with EPERM:
+    the kernel refused that kind of program (fentry here), not the loader, which went
+    on another way.  When nothing followed, the refusal is the loader's real problem.
     """
+    failure = failures[index]
     attrs = failure.attrs
-    if not looks_like_load_probe(attrs):
+    if not looks_like_load_probe(attrs, _first_attempt(failures, index)):
         return None
-    if failure.errno == "EPERM" or not _tried_and_went_on(objects, failure):
+    if not _tried_and_went_on(objects, failure):
         return None
     if as_int(attrs.get("log_level")) and attrs.get("prog_type") == "BPF_PROG_TYPE_KPROBE":
         return ("which helper functions the kernel offers (bpftrace loads a tiny program "
                 "calling one and reads the verifier's answer)")
+    if attrs.get("expected_attach_type") in ("BPF_TRACE_FENTRY", "BPF_TRACE_FEXIT"):
+        return ("whether fentry/fexit programs can attach to the traced function (a tiny "
+                "TRACING program aimed at it; when refused, the loader takes another way)")
     ptype = str(attrs.get("prog_type", ""))
     return "program loading of type " + kn.PROG_TYPE.short(ptype) if ptype else \
         "program loading"
@@ -282,7 +373,7 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
         elif obj.kind == "perf_event":
             progs = [a.prog for a in obj.attachments]
             obj.probe = bool(progs) and all(p.probe for p in progs)
-    for failure in failures:
+    for index, failure in enumerate(failures):
         subject = failure.subject
         if failure.ends_loader:
             failure.probe = False  # the cause of the loader giving up, whatever its shape
@@ -294,10 +385,15 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
                 failure.why += f"; the loader retried with a bigger buffer (L{retry.line})"
             continue
         if failure.call == "BPF_PROG_LOAD" and subject is None:
-            feature = _load_probe(objects, failure)
+            feature = _load_probe(objects, failures, index)
             if feature is not None:
                 failure.probe = True
                 failure.feature = feature
+                if failure.errno == "EPERM":
+                    # Not "needs root": the loader went on loading its own programs.
+                    failure.why = ("the kernel refused this kind of program here (not a "
+                                   "lack of privileges: the loader's other loads went "
+                                   "through afterwards)")
                 continue
         if failure.errno == "EPERM" and failure.call != "openat":
             # Not even allowed to probe: that is the user's real problem.
