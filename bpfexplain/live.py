@@ -148,6 +148,12 @@ class Strace:
         return self.version >= MIN_SECCOMP_BPF
 
 
+_FOUND: dict[tuple[str, int, int, int], Strace] = {}
+"""strace binaries already asked for their version in this process, by path and identity:
+``run`` asks once in :mod:`bpfexplain.entry` and again in the CLI, and each ``strace
+-V`` is a fork and exec (milliseconds the loader waits for)."""
+
+
 def find_strace(program: str = "strace") -> Strace:
     """Locate strace and read its version; one-line errors when it is missing or too old."""
     path = shutil.which(program)
@@ -155,6 +161,18 @@ def find_strace(program: str = "strace") -> Strace:
         if os.sep in program:
             raise EnvironmentProblem(f"{program}: no such strace binary")
         raise EnvironmentProblem("strace is not installed (install it: apt-get install strace)")
+    try:
+        info = os.stat(path)
+    except OSError:
+        return _ask_strace(path)
+    key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+    found = _FOUND.get(key)
+    if found is None:
+        found = _FOUND[key] = _ask_strace(path)
+    return found
+
+
+def _ask_strace(path: str) -> Strace:
     try:
         out = subprocess.run([path, "-V"], capture_output=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -449,6 +467,7 @@ class _Watchdog:
         import sys
 
         read_end, self._control = os.pipe()  # both close-on-exec: nobody else inherits them
+        self._release_lock = threading.Lock()
         fds = [fd for fd in (read_end, log_fd, save_fd) if fd >= 0]
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -464,20 +483,52 @@ class _Watchdog:
         with contextlib.suppress(OSError):
             os.write(self._control, f"{strace_pid}\n".encode())
 
+    def release(self) -> None:
+        """Tell the watchdog it is not needed: it leaves without touching anything.
+
+        Safe from any thread, and more than once.  The reader thread calls it as soon
+        as strace has exited and its log is read (and saved) to the end: nothing is
+        left to guard then, and the watchdog exits while the story is still being
+        told instead of being waited for after it."""
+        with self._release_lock:
+            if self._control >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(self._control, b"done\n")
+                os.close(self._control)
+                self._control = -1
+
     def stand_down(self) -> None:
-        """Everything ended in order: the watchdog leaves without touching anything."""
-        if self._control >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self._control, b"done\n")
-            os.close(self._control)
-            self._control = -1
+        """Everything ended in order: released, and its process reaped."""
+        self.release()
         if self.proc is not None:
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
+            if not _exited_within(self.proc, 5):
                 self.proc.kill()
-                self.proc.wait()
+            self.proc.wait()
             self.proc = None
+
+
+def _exited_within(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether ``proc`` exits within ``timeout`` seconds, told the moment it does.
+
+    ``Popen.wait(timeout)`` polls with sleeps that double up to 50 ms: at the end of
+    every run that cost about 7 ms of waiting for a watchdog that had long gone.  A
+    pidfd becomes readable when the process exits (Linux 5.3+); without one, the
+    polling wait it is."""
+    import select
+
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return bool(ready)
 
 
 # --------------------------------------------------------------------------------
@@ -637,6 +688,11 @@ class LiveTrace:
             self._chunks.put(chunk)
             if len(chunk) < _SMALL_READ:
                 self._strace_gone.wait(_GATHER)  # no waiting for more once strace is gone
+        # End of file: strace has exited (our own writer closes only after that) and
+        # everything it wrote is read and saved, so the watchdog has nothing left to do.
+        watchdog = self._watchdog
+        if watchdog is not None and self._wfd is None:
+            watchdog.release()
         self._chunks.put(b"")
 
     def _wait_loop(self) -> None:
