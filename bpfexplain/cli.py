@@ -25,8 +25,6 @@ from bpfexplain.errors import BpfexplainError
 
 if TYPE_CHECKING:
     from bpfexplain.framing import Stats
-    from bpfexplain.logtext import LogText
-    from bpfexplain.story import Story
 
 def keep_breaks(text: str) -> str:
     """Mark each indented block (examples) so that click prints it line for line.
@@ -164,7 +162,9 @@ def parse(
                 streams, log = capture(streams)
             story = explain_streams(streams, stats, resolver, detail=detail, strict=strict)
             if log is not None:
-                _write_page(story, log, output)
+                from bpfexplain.runner import write_page
+
+                write_page(story, log, output)
             elif output is not None:
                 from bpfexplain.render.export import write_output
 
@@ -182,19 +182,6 @@ def parse(
         if not quiet:
             for line in summary_lines(stats):
                 typer.echo(line, err=True)
-
-
-def _write_page(story: Story, log: LogText | None, output: Path | None) -> None:
-    """``--format html``: the page to ``--output FILE`` (whatever its name) or stdout."""
-    from bpfexplain.render.export import write_text
-    from bpfexplain.render.html import story_html
-
-    page = story_html(story, log)
-    if output is None:
-        sys.stdout.write(page)
-        sys.stdout.flush()
-    else:
-        write_text(output, page)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -218,25 +205,6 @@ def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: boo
 def _output_path(output: Path | None) -> Path | None:
     """``--output -`` is stdout, as for every other tool."""
     return None if output is None or str(output) == "-" else output
-
-
-def _emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
-                log: LogText | None = None) -> None:
-    """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
-    import io
-
-    from bpfexplain.render.export import write_story
-    from bpfexplain.safeio import REPORT_MODE, write_file
-
-    if fmt == "html":
-        _write_page(story, log, output)
-        return
-    if output is None:
-        write_story(story, fmt, sys.stdout, color=color)
-        return
-    text = io.StringIO()
-    write_story(story, fmt, text, color=color)
-    write_file(output, text.getvalue(), mode=REPORT_MODE)
 
 
 class RunFormat(str, Enum):
@@ -341,6 +309,8 @@ def run(
         typer.echo(f"bpfexplain: warning: {warning}", err=True)
     import tempfile
 
+    from bpfexplain.runner import trace_and_explain
+
     keep = save
     scratch: tempfile.TemporaryDirectory[str] | None = None
     if format is RunFormat.html and keep is None:
@@ -350,36 +320,10 @@ def run(
         keep = Path(scratch.name) / "trace.log"
     config = live.RunConfig(command=list(command or []), pid=pid, duration=duration,
                             save=keep, strace=strace)
-    # Already started by bpfexplain.entry when the argv allowed it (same config).
-    with live.open_session(config, strace_bin) as session:
-        # Everything heavy is imported from here on, while the command starts.
-        from bpfexplain.framing import Stats
-        from bpfexplain.render.summary import summary_lines
-        from bpfexplain.render.text import make_console
-
-        view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
-                             files=[str(save) if save else "<strace>"])
-        view.attach(session)
-        stats = Stats()
-        for event in session.events(stats):
-            view.feed(event)
-        outcome = session.outcome(stats)
-    session.write_meta(outcome)
-    if stats.unparsable or stats.warnings:
-        for line in summary_lines(stats):
-            typer.echo(line, err=True)
-    story = view.story("brief" if brief else "verbose" if verbose else "default")
-    log = None
-    if format is RunFormat.html and keep is not None:
-        from bpfexplain.logtext import LogText, read_log
-
-        log = read_log([str(keep)])
-        if scratch is not None:
-            log = LogText(("<strace>",), log.lines)
-    _emit_story(story, format.value, output, color, log)
-    if scratch is not None:
-        scratch.cleanup()
-    raise typer.Exit(outcome.status)
+    status = trace_and_explain(config, strace_bin, fmt=format.value, output=output,
+                               color=color, quiet_live=quiet_live,
+                               detail=_detail(brief, verbose), save=save, scratch=scratch)
+    raise typer.Exit(status)
 
 
 def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, detail: str,
@@ -388,6 +332,7 @@ def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, d
     from bpfexplain import live
     from bpfexplain.render import export  # noqa: F401  (see below)
     from bpfexplain.render.text import make_console
+    from bpfexplain.runner import emit_story
 
     # The story writer is imported above, before the trace: when run --deep was
     # pre-started (bpfexplain.deep.split) the command is running already, and the
@@ -396,7 +341,7 @@ def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, d
     view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
                          files=["<ptrace>"])
     status = live.run_deep(command, view, duration=duration)
-    _emit_story(view.story(detail), fmt, output, color)
+    emit_story(view.story(detail), fmt, output, color)
     raise typer.Exit(status)
 
 
@@ -555,10 +500,9 @@ def main() -> None:
     except BpfexplainError as exc:
         if _state["traceback"]:
             raise
-        from bpfexplain.text import safe
+        from bpfexplain.entry import report_error
 
-        # One line, whatever file names or log text the message quotes.
-        typer.echo(f"bpfexplain: error: {safe(str(exc))}", err=True)
+        report_error(exc)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         # `bpfexplain parse x | head`: the reader left; that is not an error.
@@ -567,16 +511,13 @@ def main() -> None:
     except Exception as exc:
         if _state["traceback"]:
             raise
-        from bpfexplain.text import safe
+        from bpfexplain.entry import report_error
 
-        typer.echo(f"bpfexplain: internal error: {type(exc).__name__}: {safe(str(exc))} "
-                   "(run with --traceback and report it)", err=True)
+        report_error(exc)
         sys.exit(1)
 
 
 def _silence_stdout() -> None:
-    import os
+    from bpfexplain.entry import _silence_stdout as silence
 
-    # Python would complain again when flushing stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    silence()

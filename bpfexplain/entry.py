@@ -22,8 +22,29 @@ FORMATS = frozenset({"text", "json", "markdown"})
 """``--format`` values accepted here (``html`` keeps strace's log: not pre-started)."""
 
 
+class Prestart:
+    """A ``run`` argv the entry point takes on itself: the command and the options
+    typer would hand to ``run`` for it (every other option at its default)."""
+
+    __slots__ = ("color", "command", "detail", "fmt", "quiet_live")
+
+    def __init__(self, command: list[str], fmt: str, quiet_live: bool, detail: str,
+                 color: bool | None):
+        self.command = command
+        self.fmt = fmt
+        self.quiet_live = quiet_live
+        self.detail = detail
+        self.color = color
+
+
 def prestart_command(argv: list[str]) -> list[str] | None:
-    """The command to pre-start for this argv (without the program name), or None.
+    """The command to pre-start for this argv (without the program name), or None."""
+    found = prestart_options(argv)
+    return found.command if found is not None else None
+
+
+def prestart_options(argv: list[str]) -> Prestart | None:
+    """What to pre-start for this argv (without the program name), or None.
 
     None unless typer will surely parse ``argv`` as ``run`` with this command and no
     option that changes strace's start (``-p``, ``--save``, ``--strace``, ``--deep``,
@@ -36,6 +57,7 @@ def prestart_command(argv: list[str]) -> list[str] | None:
     if not command:
         return None
     seen: set[str] = set()
+    fmt = "text"
     index = 0
     while index < len(options):
         option = options[index]
@@ -44,9 +66,11 @@ def prestart_command(argv: list[str]) -> list[str] | None:
         elif option == "--format" and index + 1 < len(options) \
                 and options[index + 1] in FORMATS:
             name = option
+            fmt = options[index + 1]
             index += 1
         elif option.startswith("--format=") and option[len("--format="):] in FORMATS:
             name = "--format"
+            fmt = option[len("--format="):]
         else:
             return None
         if name in seen:
@@ -55,11 +79,14 @@ def prestart_command(argv: list[str]) -> list[str] | None:
         index += 1
     if {"--brief", "--verbose"} <= seen or {"--color", "--no-color"} <= seen:
         return None  # run refuses the first pair; the second is odd enough to skip
-    return command
+    detail = "brief" if "--brief" in seen else "verbose" if "--verbose" in seen \
+        else "default"
+    color = True if "--color" in seen else False if "--no-color" in seen else None
+    return Prestart(command, fmt, "--quiet-live" in seen, detail, color)
 
 
-def _prestart(command: list[str]) -> None:
-    """Start strace for ``run`` now, or leave everything to the ordinary path."""
+def _prestart(command: list[str]) -> bool:
+    """Start strace for ``run`` now (True), or leave everything to the ordinary path."""
     from bpfexplain import live
     from bpfexplain.errors import BpfexplainError
 
@@ -67,10 +94,71 @@ def _prestart(command: list[str]) -> None:
         strace = live.find_strace()
         live.resolve_command(command)
         if live.preflight_warnings():
-            return  # run prints them before strace starts: let it
+            return False  # run prints them before strace starts: let it
         live.prestart(live.RunConfig(command=list(command)), strace)
     except BpfexplainError:
-        return  # run reports it, exactly as it always does
+        return False  # run reports it, exactly as it always does
+    return True
+
+
+def run_prestarted(options: Prestart) -> int:
+    """The rest of a pre-started ``run``, as typer's ``run`` would carry it out for
+    this argv (tests/test_entry.py holds the two to the same call), with the exit
+    status and error reporting of typer's standalone mode and :func:`cli.main`."""
+    import errno
+
+    from bpfexplain import live
+    from bpfexplain.errors import BpfexplainError
+    from bpfexplain.runner import echo_err, trace_and_explain
+
+    try:
+        try:
+            return trace_and_explain(
+                live.RunConfig(command=list(options.command)), live.find_strace(),
+                fmt=options.fmt, output=None, color=options.color,
+                quiet_live=options.quiet_live, detail=options.detail, save=None,
+                scratch=None)
+        # What typer's standalone mode makes of these (typer/core.py, _main).
+        except EOFError:
+            echo_err("")
+            echo_err("Aborted!")
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            _silence_stdout()
+            return 1
+    # What bpfexplain.cli.main makes of what typer lets through.
+    except BpfexplainError as exc:
+        report_error(exc)
+        return exc.exit_code
+    except Exception as exc:
+        report_error(exc)
+        return 1
+
+
+def report_error(exc: Exception) -> None:
+    """The one line an error becomes (bpfexplain's own, or an internal one: a bug)."""
+    from bpfexplain.errors import BpfexplainError
+    from bpfexplain.runner import echo_err
+    from bpfexplain.text import safe
+
+    if isinstance(exc, BpfexplainError):
+        # One line, whatever file names or log text the message quotes.
+        echo_err(f"bpfexplain: error: {safe(str(exc))}")
+    else:
+        echo_err(f"bpfexplain: internal error: {type(exc).__name__}: {safe(str(exc))} "
+                 "(run with --traceback and report it)")
+
+
+def _silence_stdout() -> None:
+    import os
+
+    # Python would complain again when flushing stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def prestart_deep_command(argv: list[str]) -> list[str] | None:
@@ -94,15 +182,17 @@ def main() -> None:
             from bpfexplain.cli import main as cli_main
 
             split.explain(cli_main)
-    command = prestart_command(sys.argv[1:])
-    if command is not None:
-        _prestart(command)
+    options = prestart_options(sys.argv[1:])
     try:
+        if options is not None and _prestart(options.command):
+            # typer is proven to parse this argv as exactly this run: it has nothing
+            # to add, and importing it would cost the run tens of milliseconds.
+            sys.exit(run_prestarted(options))
         from bpfexplain.cli import main as cli_main
 
         cli_main()
     finally:
-        if command is not None:
+        if options is not None:
             from bpfexplain import live
 
             live.abandon_prestarted()

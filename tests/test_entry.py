@@ -9,6 +9,7 @@ parsing, over many argv shapes, and check that the pre-start really comes first.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -60,41 +61,73 @@ SHAPES: list[list[str]] = [
 ]
 
 
-class _Reached(Exception):
-    """typer's run got as far as starting the session."""
+class _Reached(BaseException):
+    """typer's run (or the entry point's) got as far as tracing.  Not an Exception:
+    neither the CLI's nor the entry point's error handling may take it for an error."""
 
-    def __init__(self, config: live.RunConfig):
+    def __init__(self, config: live.RunConfig, options: dict[str, Any]):
         super().__init__("reached")
         self.config = config
+        self.options = options
+
+
+FAKE = live.Strace("/usr/bin/strace", (6, 1), "strace -- version 6.1")
+
+
+def _no_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop every run where it would start tracing, and say with what."""
+    from bpfexplain import runner
+
+    def trace(config: live.RunConfig, strace: live.Strace, **options: Any) -> int:
+        assert strace == FAKE
+        raise _Reached(config, options)
+
+    monkeypatch.setattr(live, "find_strace", lambda program="strace": FAKE)
+    monkeypatch.setattr(live, "resolve_command", lambda command: "/bin/true")
+    monkeypatch.setattr(live, "preflight_warnings", lambda: [])
+    monkeypatch.setattr(runner, "trace_and_explain", trace)
+
+
+def _typer_run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> _Reached | None:
+    """How typer's ``run`` would trace ``argv``, or None if it never would."""
+    _no_machine(monkeypatch)
+    try:
+        CliRunner().invoke(app, argv)
+    except _Reached as reached:
+        return reached
+    return None
 
 
 def _typer_run_config(argv: list[str], monkeypatch: pytest.MonkeyPatch
                       ) -> live.RunConfig | None:
-    """The RunConfig typer's ``run`` starts a session with, or None if it never does."""
-    fake = live.Strace("/usr/bin/strace", (6, 1), "strace -- version 6.1")
+    """The RunConfig typer's ``run`` traces with, or None if it never does."""
+    reached = _typer_run(argv, monkeypatch)
+    return reached.config if reached is not None else None
 
-    def session(config: live.RunConfig, strace: live.Strace) -> Any:
-        raise _Reached(config)
 
-    monkeypatch.setattr(live, "find_strace", lambda program="strace": fake)
-    monkeypatch.setattr(live, "resolve_command", lambda command: "/bin/true")
-    monkeypatch.setattr(live, "preflight_warnings", lambda: [])
-    monkeypatch.setattr(live, "open_session", session)
-    result = CliRunner().invoke(app, argv)
-    if isinstance(result.exception, _Reached):
-        return result.exception.config
-    return None
+def _entry_run(options: entry.Prestart, monkeypatch: pytest.MonkeyPatch) -> _Reached:
+    """How the entry point's own way carries on with a pre-started ``run``."""
+    _no_machine(monkeypatch)
+    try:
+        entry.run_prestarted(options)
+    except _Reached as reached:
+        return reached
+    raise AssertionError("the entry point's run did not trace")
 
 
 @pytest.mark.parametrize("argv", SHAPES, ids=" ".join)
 def test_prestart_only_where_typer_agrees(argv: list[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    command = entry.prestart_command(argv)
-    if command is None:
+    options = entry.prestart_options(argv)
+    if options is None:
         return
-    config = _typer_run_config(argv, monkeypatch)
-    assert config is not None, "pre-started, but typer's run would not start"
-    assert config == live.RunConfig(command=command)
+    typer_way = _typer_run(argv, monkeypatch)
+    assert typer_way is not None, "pre-started, but typer's run would not start"
+    assert typer_way.config == live.RunConfig(command=options.command)
+    # The entry point then carries on without typer: with exactly typer's options.
+    own_way = _entry_run(options, monkeypatch)
+    assert own_way.config == typer_way.config
+    assert own_way.options == typer_way.options
 
 
 def test_the_shapes_exercise_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +184,31 @@ def test_run_starts_strace_before_typer() -> None:
                           text=True, timeout=60, check=False)
     assert proc.stdout.strip(), proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+TYPER_WAY = "import sys; sys.argv[0] = 'bpfexplain'; from bpfexplain.cli import main; main()"
+
+
+def _outputs(cmd: list[str]) -> tuple[int, str, str]:
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    # pids and times differ from run to run; everything else must not.
+    def plain(text: str) -> str:
+        return re.sub(r"\d+", "N", text)
+    return proc.returncode, plain(proc.stdout), plain(proc.stderr)
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(("argv", "status"), [
+    (["run", "--no-color", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], 3),
+    (["run", "--brief", "--", "/bin/false"], 1),
+    (["run", "--format", "json", "--quiet-live", "--", "/bin/true"], 0),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+def test_the_entry_points_run_is_typers_run(argv: list[str], status: int) -> None:
+    """Same story, same stderr, same exit status, whether typer carries the run or the
+    entry point does (the module's own way in, as the console script runs it)."""
+    assert entry.prestart_options(argv) is not None
+    own = _outputs([sys.executable, "-m", "bpfexplain", *argv])
+    typer_way = _outputs([sys.executable, "-c", TYPER_WAY, *argv])
+    assert own == typer_way
+    assert own[0] == status

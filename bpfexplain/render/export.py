@@ -14,13 +14,16 @@ import io
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bpfexplain.errors import EnvironmentProblem
-from bpfexplain.render.dot import story_dot
-from bpfexplain.safeio import REPORT_MODE, write_file
-from bpfexplain.story import Story
 from bpfexplain.text import safe
+
+if TYPE_CHECKING:
+    from bpfexplain.story import Story
+
+# The picture and file-writing modules are imported where they are used: a terminal
+# story (run's end, the step that decides when it can exit) needs neither.
 
 PICTURE_FORMATS = ("dot", "mermaid")
 STORY_WIDTH = 100
@@ -51,6 +54,9 @@ def render_graph(story: Story, output: Path, image: str, *,
     if found is None:
         raise ExportError(f"cannot render {output.name}: Graphviz 'dot' is not installed "
                           "(apt install graphviz), or use --format dot and render it elsewhere")
+    from bpfexplain.render.dot import story_dot
+    from bpfexplain.safeio import REPORT_MODE, write_file
+
     source = story_dot(story)
     try:
         # 144 dpi: a PNG is for slides, where the default 96 dpi looks blurred.
@@ -91,12 +97,16 @@ def write_text(output: Path, text: str) -> None:
 
 def _write(output: Path, text: str) -> None:
     # The one way a report reaches a file: see bpfexplain.safeio.
+    from bpfexplain.safeio import REPORT_MODE, write_file
+
     write_file(output, text, mode=REPORT_MODE)
 
 
 def format_story(story: Story, fmt: str) -> str:
     """The story as text in one of ``parse``'s formats (no colours: it goes to a file)."""
     if fmt == "dot":
+        from bpfexplain.render.dot import story_dot
+
         return story_dot(story)
     if fmt == "mermaid":
         from bpfexplain.render.mermaid import story_mermaid

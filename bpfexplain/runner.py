@@ -1,0 +1,106 @@
+"""``run``'s stages wired together: the session, the live view, the story, the output.
+
+Plain functions without the CLI library, so that both ways into ``run`` share them:
+typer's ``run`` command (:mod:`bpfexplain.cli`, after it has checked the options)
+and the console entry point's fast path (:mod:`bpfexplain.entry`), which starts
+strace before anything else and, for an argv that typer is proven to parse as the
+same ``run``, carries on here without importing typer at all.  Everything heavy
+(framing, grammar, tracker, story, rich) is imported inside, once strace runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tempfile
+
+    from bpfexplain.live import RunConfig, Strace
+    from bpfexplain.logtext import LogText
+    from bpfexplain.story import Story
+
+
+def echo_err(message: str) -> None:
+    """One line on stderr, as ``typer.echo(message, err=True)`` writes it."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Path | None,
+                      color: bool | None, quiet_live: bool, detail: str,
+                      save: Path | None = None,
+                      scratch: tempfile.TemporaryDirectory[str] | None = None) -> int:
+    """Trace ``config``'s command (the pre-started session when there is one for it),
+    show its steps live, then write the story; bpfexplain's exit status.
+
+    ``save`` is the user's ``--save`` (it names the log in the story); ``scratch`` a
+    private directory holding ``config.save`` for an HTML page, removed at the end.
+    """
+    from bpfexplain import live
+
+    # Already started by bpfexplain.entry when the argv allowed it (same config).
+    with live.open_session(config, strace) as session:
+        # Everything heavy is imported from here on, while the command starts.
+        from bpfexplain.framing import Stats
+        from bpfexplain.render.text import make_console
+
+        view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
+                             files=[str(save) if save else "<strace>"])
+        view.attach(session)
+        stats = Stats()
+        for event in session.events(stats):
+            view.feed(event)
+        outcome = session.outcome(stats)
+    session.write_meta(outcome)
+    if stats.unparsable or stats.warnings:
+        from bpfexplain.render.summary import summary_lines
+
+        for line in summary_lines(stats):
+            echo_err(line)
+    story = view.story(detail)
+    log = None
+    if fmt == "html" and config.save is not None:
+        from bpfexplain.logtext import LogText, read_log
+
+        log = read_log([str(config.save)])
+        if scratch is not None:
+            log = LogText(("<strace>",), log.lines)
+    emit_story(story, fmt, output, color, log)
+    if scratch is not None:
+        scratch.cleanup()
+    return outcome.status
+
+
+def write_page(story: Story, log: LogText | None, output: Path | None) -> None:
+    """``--format html``: the page to ``--output FILE`` (whatever its name) or stdout."""
+    from bpfexplain.render.export import write_text
+    from bpfexplain.render.html import story_html
+
+    page = story_html(story, log)
+    if output is None:
+        sys.stdout.write(page)
+        sys.stdout.flush()
+    else:
+        write_text(output, page)
+
+
+def emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
+               log: LogText | None = None) -> None:
+    """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
+    if fmt == "html":
+        write_page(story, log, output)
+        return
+    from bpfexplain.render.export import write_story
+
+    if output is None:
+        write_story(story, fmt, sys.stdout, color=color)
+        return
+    import io
+
+    from bpfexplain.safeio import REPORT_MODE, write_file
+
+    text = io.StringIO()
+    write_story(story, fmt, text, color=color)
+    write_file(output, text.getvalue(), mode=REPORT_MODE)
