@@ -12,7 +12,7 @@ from typing import BinaryIO, Literal, overload
 
 from bpfexplain.errors import InputError, ParseError
 from bpfexplain.framing import EXIT_LINE, SIGNAL_LINE, Frame, Problem, Stats, frames_from_streams
-from bpfexplain.grammar import SyntaxProblem, parse_value_text
+from bpfexplain.literals import SyntaxProblem
 from bpfexplain.shapes import ShapeCache
 from bpfexplain.values import Call, Event, Exit, MapReads, Origin, Signal, Tracked, Value
 
@@ -28,6 +28,8 @@ def _signal(frame: Frame) -> Signal:
         # `--- stopped by SIGSTOP ---`: a group-stop, no siginfo printed.
         name, info = raw[3:].strip(), {"stopped": 1}
     elif raw.startswith("{"):
+        from bpfexplain.grammar import parse_value_text  # Lark: only when a line needs it
+
         try:
             value = parse_value_text(raw)
         except SyntaxProblem:

@@ -33,14 +33,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from bpfexplain.grammar import (
-    MAX_NUMBER_DIGITS,
-    SyntaxProblem,
-    _number,
-    _too_deep,
-    parse_call_text,
-    unquote,
-)
+# The grammar's own answer for a line, from the flat-call reader when the line is
+# flat: Lark is imported only for the first line that needs it (see flatcall.py).
+from bpfexplain.flatcall import call_fields as parse_call_text
+from bpfexplain.literals import MAX_NUMBER_DIGITS, SyntaxProblem, _number, _too_deep, unquote
 from bpfexplain.values import Commented, Elided, Fd, Flags, Func, InOut, Sym, Truncated
 
 _SLOTS = re.compile(
