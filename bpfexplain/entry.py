@@ -173,6 +173,29 @@ def prestart_deep_command(argv: list[str]) -> list[str] | None:
     return prestart_command(argv[:at] + argv[at + 1:])
 
 
+def exit_now(status: int) -> None:
+    """``sys.exit(status)``, without the interpreter's teardown when nothing needs it.
+
+    Tearing down the few hundred modules a run has loaded (the tracker, the story,
+    rich) costs more CPU than a short run's whole story, and the user waits for it.
+    When no exit handler is registered and no other thread runs, the teardown has
+    nothing left to do but free memory: the output is flushed here and the process
+    ends at once.  Otherwise (or when flushing fails) the ordinary exit does it all."""
+    import atexit
+    import os
+    import threading
+
+    if atexit._ncallbacks() == 0 and threading.active_count() == 1:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # the ordinary exit reports it as it always does
+        else:
+            os._exit(status)
+    sys.exit(status)
+
+
 def main() -> None:
     deep = prestart_deep_command(sys.argv[1:])
     if deep is not None:
@@ -183,11 +206,17 @@ def main() -> None:
 
             split.explain(cli_main)
     options = prestart_options(sys.argv[1:])
+    if options is not None and _prestart(options.command):
+        # typer is proven to parse this argv as exactly this run: it has nothing to
+        # add, and importing it would cost the run tens of milliseconds.
+        try:
+            status = run_prestarted(options)
+        finally:
+            from bpfexplain import live
+
+            live.abandon_prestarted()
+        exit_now(status)
     try:
-        if options is not None and _prestart(options.command):
-            # typer is proven to parse this argv as exactly this run: it has nothing
-            # to add, and importing it would cost the run tens of milliseconds.
-            sys.exit(run_prestarted(options))
         from bpfexplain.cli import main as cli_main
 
         cli_main()
