@@ -39,10 +39,8 @@ Shapes chosen, and why:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import io
-import json
 import os
 import queue
 import re
@@ -54,15 +52,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
-from bpfexplain.framing import INTERESTING, Stats
+from bpfexplain.traced import TRACED, TRACEFS_ROOTS
 
+# Everything up to forking strace imports as little as it can: the loader's start
+# waits for it (issue 11).  json, ctypes, pathlib and the framing layer come later.
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
+    from bpfexplain.framing import Stats
     from bpfexplain.story import Story
     from bpfexplain.values import Event, Tracked
 
@@ -211,7 +213,7 @@ def _has_kill_on_exit(path: str, version: tuple[int, ...]) -> bool:
 def trace_filter() -> str:
     """``-e trace=`` for the prefilter set; ``?`` keeps strace quiet about syscalls
     this architecture does not have (``fcntl64``, ``mmap2`` on x86_64)."""
-    return "trace=" + ",".join("?" + name for name in sorted(INTERESTING))
+    return "trace=" + ",".join("?" + name for name in sorted(TRACED))
 
 
 def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
@@ -261,7 +263,8 @@ def has_bpf_privileges() -> bool:
     if os.geteuid() == 0:
         return True
     try:
-        status = Path("/proc/self/status").read_text()
+        with open("/proc/self/status", encoding="utf-8") as f:
+            status = f.read()
     except OSError:
         return False
     m = re.search(r"^CapEff:\s*([0-9a-fA-F]+)", status, re.M)
@@ -273,8 +276,6 @@ def has_bpf_privileges() -> bool:
 def tracefs_state() -> str:
     """``readable``, ``unreadable`` (mounted, but root-only: 0700 by default) or
     ``unmounted``.  ``os.path`` answers False where ``pathlib`` raises on EACCES."""
-    from bpfexplain.resolve import TRACEFS_ROOTS
-
     if any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS_ROOTS):
         return "readable"
     if any(os.path.ismount(root) for root in TRACEFS_ROOTS):
@@ -305,8 +306,11 @@ def ptrace_denied() -> str | None:
     Only used to explain a strace that failed before writing anything: a container's
     seccomp profile or Yama's ptrace_scope=3 forbid it even to root.
     """
+    import ctypes
+
     try:
-        scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+        with open("/proc/sys/kernel/yama/ptrace_scope", encoding="utf-8") as f:
+            scope = f.read().strip()
     except OSError:
         scope = ""
     if scope == "3":
@@ -636,16 +640,20 @@ class LiveTrace:
             argv += ["--", *self.config.command]
         self.argv = argv
         mask = restore_mask if restore_mask is not None else set()
-        libc = ctypes.CDLL(None)
         self._watchdog = _Watchdog(self._rfd, self._save.fileno() if self._save else -1,
                                    self.attach)
         # With a watchdog, strace must outlive a killed bpfexplain for a moment: the
         # watchdog finds the tracees through it.  Without one, strace dies with us.
         death_signal = 0 if self._watchdog.proc is not None else signal.SIGKILL
+        libc = None
+        if death_signal:
+            import ctypes  # loaded before the fork: the child only calls into it
+
+            libc = ctypes.CDLL(None)
 
         def child_setup() -> None:  # runs in the forked child before exec
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            if death_signal:
+            if libc is not None:
                 libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
         try:
@@ -1075,6 +1083,8 @@ class LiveSession:
             "strace_version": self.trace.strace.version_text,
             "exit_status": outcome.command_status if outcome is not None else None,
         })
+        import json
+
         write_file(path, json.dumps(meta, indent=2, sort_keys=True) + "\n", mode=REPORT_MODE)
         return path
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bpfexplain.errors import InputError
 from bpfexplain.origin import BTF_PATH, LocalKind, LogOrigin
+from bpfexplain.traced import TRACEFS_ROOTS as TRACEFS_ROOTS
 
-TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 PMU_ROOT = "/sys/bus/event_source/devices"
 
 _TP_ID_PATH = re.compile(r"/(?:debug/)?tracing/events/([^/]+)/([^/]+)/id$")

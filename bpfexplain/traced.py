@@ -1,4 +1,4 @@
-"""The syscalls bpfexplain follows, written once.
+"""The syscalls bpfexplain follows, written once (and where tracefs is).
 
 The set is the tracker's own (bpf(2), fds, files, processes) plus every attach
 route's (:mod:`bpfexplain.routes`).  It is what framing's prefilter lets through,
@@ -23,6 +23,12 @@ Written out rather than computed here: ``run`` needs the set before it forks str
 and importing the tracker and every route first would hold the loader back by tens
 of milliseconds (issue 11).  :func:`derived` computes it from its sources, and
 tests/test_startup.py checks that the two agree (its failure prints the new set)."""
+
+
+TRACEFS_ROOTS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+"""Where tracefs is mounted (the second is the old debugfs place).  Here, with the
+syscall set, because ``run`` checks it too before forking strace; the tracepoint
+names themselves are read by :mod:`bpfexplain.resolve`."""
 
 
 def derived() -> frozenset[str]:
