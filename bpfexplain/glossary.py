@@ -12,7 +12,6 @@ eBPF.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -1051,6 +1050,8 @@ def lookup(term: str) -> GlossaryEntry | None:
 def suggest(term: str, n: int = 5) -> list[str]:
     """Up to ``n`` canonical terms closest to a misspelled one, best first."""
     index = _index()[1]
+    import difflib  # only for a term not found: most lookups never need it
+
     matches = difflib.get_close_matches(normalize(term), index.keys(), n=n * 3, cutoff=0.6)
     terms = dict.fromkeys(index[m].term for m in matches)
     return list(terms)[:n]

@@ -167,7 +167,8 @@ PROBE = r"""
 import json, sys
 from bpfexplain import live
 def spy(self, *args, **kwargs):
-    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("typer", "rich", "lark"))))
+    # Nor the framing layer or ctypes: both can wait until strace runs (json: the probe's own).
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("typer", "rich", "lark", "ctypes") or m == "bpfexplain.framing")))
     sys.stdout.flush()
     import os
     os._exit(0)
