@@ -21,13 +21,16 @@ How it works, and why:
   result and the out-values (verifier log, next_id, looked-up values) are read; then
   ``PTRACE_CONT`` until the next filtered syscall.  Calls framing would drop (private
   mmaps, non-perf ioctls) are resumed at once, without an exit stop.
-* **Primitives, with start-up in mind**: everything imported before the command
-  starts delays it, so the ptrace requests go straight to libc through ctypes
-  (:class:`_Ptrace`) and memory is read with one ``pread`` of ``/proc/TID/mem`` per
-  buffer.  python-ptrace, which this backend first used, costs ~60 ms to import
-  here (its libc lookup runs ``ldconfig``), and its ``PtraceProcess`` silently falls
-  back to one PEEKTEXT syscall per word when a read returns nothing.  The mem handle
-  is reopened after exec: the old one reads the dead address space.
+* **Primitives**: every ptrace request goes through python-ptrace's binding
+  (:class:`_Requests`: ``ptrace_traceme``, ``ptrace_setoptions``, ``ptrace_cont``,
+  ``ptrace_syscall``, ``ptrace_geteventmsg``, ``ptrace_getsiginfo``, and its generic
+  ``ptrace()`` for ``PTRACE_GET_SYSCALL_INFO``).  Everything imported before the
+  command starts delays it, so python-ptrace is imported when the first tracer is
+  made, not at start-up, and its import does not run ``ldconfig`` to find the C
+  library already loaded (:func:`_libc_known`).  Memory is read with one ``pread``
+  of ``/proc/TID/mem`` per buffer rather than python-ptrace's ``PtraceProcess``
+  (why: :class:`_Memory`), reopened after exec: the old handle reads the dead
+  address space.
 
 Ctrl-C: the first goes to the target, as it would without bpfexplain (when the
 terminal already delivered it to the whole foreground process group, it is not sent
@@ -39,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import importlib.machinery
 import os
 import shutil
 import signal
@@ -46,9 +50,10 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 from bpfexplain.deep import seccomp, structs
 from bpfexplain.deep.seccomp import ARCH_NAMES, MACHINE_ARCH, X32_SYSCALL_BIT
@@ -89,9 +94,8 @@ SECCOMP_MODE_FILTER = 2
 CAP_SYS_PTRACE, CAP_SYS_ADMIN = 19, 21
 
 # siginfo_t (asm-generic/siginfo.h, 64-bit): int si_signo, si_errno, si_code, then the
-# union 8-aligned at 16; kill/tkill/sigqueue and SIGCHLD both start pid_t pid, uid_t uid,
-# and SIGCHLD goes on with int status
-_SIGINFO_SIZE = 128
+# union 8-aligned at 16; kill/tkill/sigqueue and SIGCHLD both start pid_t pid, uid_t uid
+# (32 bits), and SIGCHLD goes on with int status
 _SIGINFO_HEAD = struct.Struct("<iii4xiIi")
 
 # struct ptrace_syscall_info (linux/ptrace.h): u8 op, u8 pad[3], u32 arch, u64 ip, u64 sp,
@@ -132,6 +136,10 @@ def deep_supported() -> str | None:
     machine = os.uname().machine
     if machine not in MACHINE_ARCH:
         return f"deep mode supports x86_64 and aarch64; this machine is {machine}"
+    # Found, not imported: the import waits until a tracer is made (see _Requests).
+    if importlib.machinery.PathFinder.find_spec("ptrace") is None:
+        return ("python-ptrace is missing although bpfexplain requires it; "
+                "reinstall bpfexplain or pip install python-ptrace")
     scope = _read_int("/proc/sys/kernel/yama/ptrace_scope")
     if scope == 3:
         return "ptrace is disabled on this machine (kernel.yama.ptrace_scope=3)"
@@ -158,7 +166,16 @@ class _Memory:
 
     Reads go through ``/proc/TID/mem``, one ``pread`` per buffer (a tracer may read
     any mapping of its stopped tracee there), opened at the first read: most stops
-    read nothing."""
+    read nothing.
+
+    Not python-ptrace's ``PtraceProcess.readBytes``, which reads the same file but
+    (0.9.9) needs a ``PtraceDebugger`` and a ``PtraceProcess`` per thread (whose
+    ``__del__`` sends ``PTRACE_DETACH`` to a pid that may belong to another process
+    by then, unless told otherwise), seeks then reads (two syscalls per buffer), keeps
+    its handle across exec, where it reads the dead address space, and when a read
+    comes back empty (as that stale handle's do) replaces itself, for that process
+    from then on, with one ``PTRACE_PEEKTEXT`` per 8-byte word: thousands of
+    syscalls for one verifier log."""
 
     def __init__(self, tid: int, cache: dict[int, dict[str, str]]) -> None:
         self.pid = tid
@@ -308,52 +325,87 @@ def _elf_class(path: str) -> int | None:
     return head[4]
 
 
-# -- ptrace(2) ----------------------------------------------------------------------------
+# -- ptrace(2), through python-ptrace ---------------------------------------------------
 
-class _Ptrace:
-    """The few ptrace requests the tracer makes, straight through libc.
+def _mapped_libc() -> str | None:
+    """The path of the C library this interpreter has mapped, from ``/proc/self/maps``
+    (glibc: ``.../libc.so.6``; older ones ``libc-2.31.so``), or None when none is
+    recognisable (musl's libc is its dynamic loader, ``ld-musl-*.so.1``)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                at = line.find("/")
+                if at < 0:
+                    continue
+                path = line[at:].rstrip("\n")
+                name = os.path.basename(path)
+                if name.startswith("libc.so") or (name.startswith("libc-")
+                                                   and name.endswith(".so")):
+                    return path
+    except OSError:
+        return None
+    return None
 
-    Not python-ptrace's binding: importing it costs ~60 ms on this machine
-    (``ctypes.util.find_library`` runs ``ldconfig``, and its error module loads logging),
-    and all of it lies between ``run --deep`` starting and the command starting.
-    Errors raise OSError with the errno (ESRCH: the thread died meanwhile).
+
+@contextlib.contextmanager
+def _libc_known() -> Iterator[None]:
+    """While it lasts, ``ctypes.util.find_library("c")`` answers with the C library
+    already mapped into this process instead of running ``ldconfig -p`` (a fork and an
+    exec, on the path between ``run --deep`` and the command's start).
+
+    For python-ptrace's import only: ``ptrace.ctypes_libc`` asks ``find_library("c")``
+    once and hands the answer to ``CDLL``, and ``dlopen`` of the mapped file's path
+    returns the library already loaded, the very one ``ldconfig`` would have named.
+    Any other name, or no recognisable libc, goes to the real function, which is put
+    back afterwards.  (Another thread calling meanwhile gets that same, true answer.)
+    """
+    import ctypes.util  # python-ptrace imports it anyway
+
+    libc = _mapped_libc()
+    real = ctypes.util.find_library
+    if libc is None:
+        yield
+        return
+
+    def find_library(name: str) -> str | None:
+        return libc if name == "c" else real(name)
+
+    ctypes.util.find_library = find_library
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = real
+
+
+class _Requests:
+    """Every ptrace request the tracer makes: python-ptrace's own functions
+    (``ptrace.binding.func``), bound once; ``PTRACE_GET_SYSCALL_INFO``, for which it
+    has no wrapper, goes through its generic ``ptrace()``.  Each raises python-ptrace's
+    ``PtraceError`` (``error``), with the errno (ESRCH: the thread died meanwhile).
+
+    python-ptrace is imported here, when the first tracer is made, never at start-up:
+    its import is the one part of it that runs before the command can start (about
+    10 ms here, measured by ``bench/bench_deep.py``: its error module loads
+    ``logging`` and ``traceback``), with the C library looked up as
+    :func:`_libc_known` says.  Memory is not read through it (see :class:`_Memory`).
     """
 
     def __init__(self) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        self._ptrace = libc.ptrace
-        # variadic in C: without argtypes ctypes would pass pointers as C ints
-        self._ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
-                                 ctypes.c_void_p]
-        self._ptrace.restype = ctypes.c_long
-        self._message = ctypes.c_ulong()
-        self._message_addr = ctypes.addressof(self._message)
-        self._siginfo = ctypes.create_string_buffer(_SIGINFO_SIZE)
-        self._siginfo_addr = ctypes.addressof(self._siginfo)
-
-    def request(self, request: int, tid: int, addr: int, data: int) -> None:
-        if self._ptrace(request, tid, addr, data) == -1:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-
-    def cont(self, tid: int, sig: int = 0) -> None:
-        self.request(PTRACE_CONT, tid, 0, sig)
-
-    def syscall(self, tid: int, sig: int = 0) -> None:
-        self.request(PTRACE_SYSCALL, tid, 0, sig)
-
-    def setoptions(self, tid: int, options: int) -> None:
-        self.request(PTRACE_SETOPTIONS, tid, 0, options)
-
-    def geteventmsg(self, tid: int) -> int:
-        self.request(PTRACE_GETEVENTMSG, tid, 0, self._message_addr)
-        return self._message.value
-
-    def getsiginfo(self, tid: int) -> tuple[int, int, int, int, int]:
-        """(signo, code, pid, uid, status) of the signal ``tid`` is stopped with."""
-        self.request(PTRACE_GETSIGINFO, tid, 0, self._siginfo_addr)
-        signo, _errno, code, pid, uid, status = _SIGINFO_HEAD.unpack_from(self._siginfo.raw)
-        return signo, code, pid, uid, status
+        with _libc_known():
+            from ptrace.binding import func
+            from ptrace.error import PtraceError
+        self.error: type[Exception] = PtraceError
+        self.traceme: Callable[[], None] = func.ptrace_traceme
+        self.setoptions: Callable[[int, int], None] = func.ptrace_setoptions
+        self.cont: Callable[[int, int], None] = func.ptrace_cont
+        self.syscall: Callable[[int, int], None] = func.ptrace_syscall
+        # The kernel stores an unsigned long and python-ptrace reads it as a pid_t: its
+        # c_int keeps the value in ctypes' 16-byte inline buffer, so the 8-byte store
+        # stays in bounds, and on the little-endian machines deep mode runs on
+        # (x86_64, aarch64) the low half read is the whole pid.
+        self.geteventmsg: Callable[[int], int] = func.ptrace_geteventmsg
+        self.getsiginfo: Callable[[int], Any] = func.ptrace_getsiginfo
+        self.request: Callable[[int, int, int, int], int] = func.ptrace
 
 
 # -- the tracer --------------------------------------------------------------------------
@@ -366,7 +418,7 @@ class Tracer:
     """One traced command.  Use :func:`trace_command`."""
 
     def __init__(self, native: int, on_event: Callable[[Event], None] | None) -> None:
-        self._ptrace = _Ptrace()
+        self._ptrace = _Requests()     # first: python-ptrace's import
         self.native = native
         self.numbers = seccomp.numbers(native)
         self.on_event = on_event
@@ -421,14 +473,14 @@ class Tracer:
                 self._ptrace.syscall(thread.tid, sig)
             else:
                 self._ptrace.cont(thread.tid, sig)
-        except OSError as exc:         # killed meanwhile (ESRCH)
-            if exc.errno != errno.ESRCH:
+        except self._ptrace.error as exc:     # killed meanwhile (ESRCH)
+            if getattr(exc, "errno", None) != errno.ESRCH:
                 raise
 
     def _syscall_info(self, tid: int) -> tuple[int, int, bytes] | None:
         try:
             self._ptrace.request(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, self._info_addr)
-        except OSError:
+        except self._ptrace.error:
             return None
         raw = self._info.raw
         op, arch, _, _ = _INFO_HEAD.unpack_from(raw, 0)
@@ -465,8 +517,6 @@ class Tracer:
         libc = ctypes.CDLL(None, use_errno=True)
         # variadic prototypes: without argtypes, ctypes would pass a pointer as a C int
         libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
-        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-        libc.ptrace.restype = ctypes.c_long
         prog = seccomp.pack_filter(seccomp.build_filter(self.native))
         filt = ctypes.create_string_buffer(prog, len(prog))
         fprog = _SockFprog(len(prog) // 8, ctypes.addressof(filt))
@@ -479,8 +529,7 @@ class Tracer:
                 os.close(read_end)
                 for sig in (signal.SIGPIPE, signal.SIGXFSZ):
                     signal.signal(sig, signal.SIG_DFL)
-                if libc.ptrace(PTRACE_TRACEME, 0, None, None) != 0:
-                    raise OSError(ctypes.get_errno(), "ptrace")
+                self._ptrace.traceme()
                 os.kill(os.getpid(), signal.SIGSTOP)
                 stage = "seccomp"
                 if need_nnp and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
@@ -490,8 +539,9 @@ class Tracer:
                     raise OSError(ctypes.get_errno(), "seccomp")
                 stage = "exec"
                 os.execv(path, argv)
-            except OSError as exc:
-                os.write(write_end, f"{stage}:{exc.errno or 0}".encode())
+            except (OSError, self._ptrace.error) as exc:
+                number = getattr(exc, "errno", None) or 0
+                os.write(write_end, f"{stage}:{number}".encode())
             finally:
                 os._exit(127)
         os.close(write_end)
@@ -502,7 +552,7 @@ class Tracer:
                                      f"cannot start {argv[0]} under ptrace")
         try:
             self._ptrace.setoptions(pid, OPTIONS)
-        except OSError as exc:
+        except self._ptrace.error as exc:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, WALL)
             raise EnvironmentProblem(f"ptrace options refused by this kernel: {exc}") from None
@@ -617,11 +667,14 @@ class Tracer:
 
     def _signal_stop(self, thread: _Thread, sig: int) -> None:
         try:
-            _, code, pid, uid, status = self._ptrace.getsiginfo(thread.tid)
-        except OSError:
+            si = self._ptrace.getsiginfo(thread.tid)
+        except self._ptrace.error:
             # a group-stop, not a delivery: nothing to deliver
             self._resume(thread)
             return
+        # Decoded from the bytes python-ptrace's request filled, not through its field
+        # names: its siginfo declares uid_t as an unsigned short, cutting uids > 65535.
+        _, _, code, pid, uid, status = _SIGINFO_HEAD.unpack_from(bytes(si))
         info: dict[str, Value] = {"si_signo": signal_name(sig)}
         if sig == signal.SIGCHLD and code in _CLD_CODES:
             info["si_code"] = _CLD_CODES[code]
