@@ -17,6 +17,12 @@ whole process tree's, from ``RUSAGE_CHILDREN``) are reported:
 * ``tracing``       a fresh Python process calling ``trace_command`` only: interpreter
                     start, the backend's imports and the trace, no story.
 
+Then what python-ptrace costs the tracer: in fresh processes that have imported the
+backend (as the tracer has when it makes its first :class:`Tracer`), the time to
+import it as the backend does (``_Requests()``: no ``ldconfig``) beside a plain
+``import ptrace.binding`` (which runs ``ldconfig -p``), interleaved, wall and CPU
+(this process's and its children's, so the ``ldconfig`` run counts).
+
 The package's bytecode is compiled first, as ``pip install`` does, so that no run pays
 for compiling it.  It also prints, from one traced run, how many times the tracee
 stopped (every stop is a round trip through this Python process) and how many events
@@ -58,6 +64,36 @@ events, status = backend.trace_command(sys.argv[1:])
 names = collections.Counter(getattr(e, "name", type(e).__name__) for e in events)
 print(stops["stops"], len(events), dict(names.most_common(6)), file=sys.stderr)
 """
+
+IMPORT_SNIPPET = """
+import resource, sys, time
+from bpfexplain.deep import backend
+def cpu():
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+start, before = time.perf_counter(), cpu()
+if sys.argv[1] == "backend":
+    backend._Requests()
+else:
+    import ptrace.binding.func, ptrace.error
+print(time.perf_counter() - start, cpu() - before)
+"""
+IMPORT_WAYS = {"as the backend does": "backend", "plain import": "plain"}
+
+
+def import_cost(python: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of python-ptrace's import, each way, in fresh
+    processes that have imported the backend already."""
+    got: dict[str, list[tuple[float, float]]] = {name: [] for name in IMPORT_WAYS}
+    for _ in range(runs):
+        for name, way in IMPORT_WAYS.items():
+            done = subprocess.run([python, "-c", IMPORT_SNIPPET, way], cwd=ROOT, check=True,
+                                  capture_output=True, text=True, timeout=60)
+            wall, cpu = done.stdout.split()
+            got[name].append((float(wall), float(cpu)))
+    return {name: (statistics.median(w for w, _ in samples),
+                   statistics.median(c for _, c in samples))
+            for name, samples in got.items()}
 
 
 def variants(python: str, tmp: str) -> dict[str, list[str]]:
@@ -122,6 +158,10 @@ def main() -> int:
                           capture_output=True, text=True, timeout=120)
     stops, events, names = done.stderr.strip().splitlines()[-1].split(" ", 2)
     print(f"one traced run: {stops} ptrace stops for {events} events ({names})")
+    runs = max(args.runs * 3, 21)
+    print(f"\npython-ptrace's import in the tracer, medians of {runs} fresh processes:")
+    for name, (wall_s, cpu_s) in import_cost(args.python, runs).items():
+        print(f"  {name:<20} {wall_s * 1000:6.1f} ms wall {cpu_s * 1000:6.1f} ms CPU")
     return 0
 
 
