@@ -512,8 +512,12 @@ class _Builder:
     def _attach_text(self, att: Attachment) -> Spans:
         spans = routes.for_via(att.via).sentence(att)
         holder = att.link if att.link is not None else att.target
-        if holder is None or holder.kind == "perf_event":
-            return spans  # the perf_event_open step tells how its event was named
+        if holder is None or holder.kind == "perf_event" or (
+                att.target is not None and att.target.kind == "perf_event"):
+            # The perf_event_open step tells how its event was named (a uprobe's symbol
+            # from the binary's ELF, a tracepoint id from tracefs), also when a link
+            # (BPF_LINK_CREATE of a perf event, as libbpf does) holds the attachment.
+            return spans
         if holder.attach_source == "local" and att.attach_point:
             return (*spans, (" (name read from this machine's vmlinux BTF)", "dim"))
         return (*spans, *_unnamed_note(holder, None))
