@@ -34,7 +34,12 @@ from bpfexplain.tracking import (
     Process,
     looks_like_probe_prog,
 )
-from bpfexplain.tracking.naming import NAME_HINT, NOT_LOOKED_UP
+from bpfexplain.tracking.naming import (
+    ATTACH_TARGET,
+    ATTACH_TARGET_SOURCE,
+    NAME_HINT,
+    NOT_LOOKED_UP,
+)
 from bpfexplain.tracking.records import each_call
 
 DETAILS = ("brief", "default", "verbose")
@@ -280,7 +285,8 @@ class _Builder:
             attrs = obj.attrs
             count = attrs.get("insn_cnt")
             spans: list[Span] = [*name_spans(obj), (", type ", None),
-                                 (_short(attrs.get("prog_type")), "bpf.type")]
+                                 (_short(attrs.get("prog_type")), "bpf.type"),
+                                 *_btf_target_spans(attrs)]
             if count is not None:
                 spans.append((f", {plural(count, 'instruction')}", None))
             spans += [(" → ", None), fd_span(obj.fd), *self.reuse_note(obj)]
@@ -333,7 +339,12 @@ class _Builder:
                     *name_spans(obj), (self._close_note(obj), None)), ()
         if kind == "failure" and action.failure is not None:
             f = action.failure
-            return ((f"{f.call} failed with ", None), (f.errno, "errno"), (": ", None),
+            target = _btf_target_spans(f.attrs)
+            named: Spans = ()
+            if target and f.attrs.get("prog_name"):
+                named = ((" for program ", None), (f'"{f.attrs["prog_name"]}"', "bpf.prog"),
+                         *target)
+            return ((f"{f.call} failed with ", None), (f.errno, "errno"), *named, (": ", None),
                     (f.why, None)), self._failure_detail(f)
         if kind == "test_run" and obj is not None:
             return (("ran ", None), *name_spans(obj),
@@ -1150,8 +1161,11 @@ class _Builder:
                 what.append((f" ({len(same)} times)", None))
             if f.subject is not None:
                 what += [(" for ", None), *name_spans(f.subject)]
+                if f.subject.kind == "prog":
+                    what += _btf_target_spans(f.subject.attrs)
             elif f.attrs.get("prog_name"):
-                what += [(" for program ", None), (f'"{f.attrs["prog_name"]}"', "bpf.prog")]
+                what += [(" for program ", None), (f'"{f.attrs["prog_name"]}"', "bpf.prog"),
+                         *_btf_target_spans(f.attrs)]
             why = f.why
             if f.errno == "EPERM" and f.call == "BPF_PROG_LOAD" and \
                     looks_like_probe_prog(f.attrs):
@@ -1266,6 +1280,20 @@ def _in_log_order(steps: list[Step]) -> list[Step]:
             last = step.lines[0]
         keyed.append((last, index, step))
     return [step for _, _, step in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
+def _btf_target_spans(attrs: dict[str, Any]) -> Spans:
+    """`` (to attach to fentry:vfs_read; name read from this machine's vmlinux BTF)``:
+    what a BTF-described program is meant for, said where it is loaded or refused."""
+    target = attrs.get(ATTACH_TARGET)
+    if not target:
+        return ()
+    spans: list[Span] = [(" (to attach to ", None), (str(target), "bpf.point")]
+    if attrs.get(ATTACH_TARGET_SOURCE) == "local":
+        spans.append(("; name read from this machine's vmlinux BTF", "dim"))
+    elif attrs.get(NOT_LOOKED_UP):
+        spans.append((f"; not looked up on this machine: {attrs[NOT_LOOKED_UP]}", "dim"))
+    return (*spans, (")", None))
 
 
 def _unnamed_note(obj: Obj, advice: str | None) -> Spans:

@@ -19,6 +19,7 @@ shape of several calls: one cpu-clock event with a period, on one CPU, is bpftra
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bpfexplain.tracking.base import TrackerBase
 from bpfexplain.tracking.records import Action, Attachment, Obj
@@ -31,6 +32,19 @@ NAME_HINT = "name_hint"
 """attrs key: the name of the program attached to an event the log does not name."""
 
 
+BTF_KINDS: dict[str, str] = {
+    "BPF_TRACE_FENTRY": "fentry", "BPF_TRACE_FEXIT": "fexit", "BPF_MODIFY_RETURN": "fmod_ret",
+    "BPF_TRACE_RAW_TP": "tp_btf", "BPF_LSM_MAC": "lsm", "BPF_TRACE_ITER": "iter",
+}
+"""A BTF-described program's expected_attach_type → the kind of its attach point."""
+
+ATTACH_TARGET = "attach_target"
+"""attrs key of a loaded (or refused) program: the kernel function, tracepoint or hook
+its ``attach_btf_id`` names, ``fentry:vfs_read`` (or ``fentry:btf_id 119671``)."""
+ATTACH_TARGET_SOURCE = "attach_target_source"
+"""attrs key: ``local`` when :data:`ATTACH_TARGET` was read from this machine's BTF."""
+
+
 def name_new(t: TrackerBase, actions: list[Action]) -> None:
     """Name what the actions of one call created (run right after its handlers)."""
     for action in actions:
@@ -38,6 +52,37 @@ def name_new(t: TrackerBase, actions: list[Action]) -> None:
             _perf_event(t, action.obj)
         elif action.kind == "attach" and action.attachment is not None:
             _attachment(t, action.attachment)
+        elif action.kind == "prog_load" and action.obj is not None:
+            _btf_target(t, action.obj.attrs)
+        elif action.kind == "failure" and action.failure is not None \
+                and action.failure.call == "BPF_PROG_LOAD":
+            # A refused fentry program still says what it was for: the point of its
+            # failure is often the target (no trampoline, no such function).
+            _btf_target(t, action.failure.attrs)
+
+
+def _btf_target(t: TrackerBase, attrs: dict[str, Any]) -> None:
+    """What a BTF-described program (fentry, fexit, tp_btf, lsm...) is meant to attach
+    to, from the load itself: ``attach_btf_id`` read in vmlinux BTF on this machine when
+    the log came from this kernel build, else the number and why it stays one."""
+    kind = BTF_KINDS.get(str(attrs.get("expected_attach_type")))
+    type_id = attrs.get("attach_btf_id")
+    if kind is None or not isinstance(type_id, int) or type_id <= 0:
+        return
+    if attrs.get("attach_prog_fd"):
+        # The id is in another program's BTF (freplace, fentry on a BPF program) or in
+        # a module's (attach_btf_obj_fd shares the field): not vmlinux's.
+        attrs[ATTACH_TARGET] = f"{kind}:btf_id {type_id}"
+        return
+    found = t.resolver.btf_target(type_id, kind)
+    if found is not None:
+        attrs[ATTACH_TARGET] = f"{kind}:{found[0]}"
+        attrs[ATTACH_TARGET_SOURCE] = found[1]
+        return
+    attrs[ATTACH_TARGET] = f"{kind}:btf_id {type_id}"
+    why = t.resolver.refusal("btf")
+    if why is not None:
+        attrs[NOT_LOOKED_UP] = why
 
 
 def _perf_event(t: TrackerBase, obj: Obj) -> None:

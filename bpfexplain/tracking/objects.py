@@ -102,6 +102,11 @@ class BpfObjects(TrackerBase):
                     "func_info_cnt"):
             if key in attr:
                 attrs[key] = plain(attr[key])
+        # Set only for a target outside vmlinux (another program's or a module's BTF:
+        # strace names the shared field attach_prog_fd or attach_btf_obj_fd).
+        target_fd = as_int(attr.get("attach_prog_fd", attr.get("attach_btf_obj_fd")))
+        if target_fd:
+            attrs["attach_prog_fd"] = target_fd
         code = kernel_version(attr.get("kern_version"))
         if code:
             # The recording kernel's version, as the loader computed it: whether this
