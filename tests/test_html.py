@@ -13,13 +13,17 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bpfexplain.logtext import LogText, capture, read_log
 from bpfexplain.render.html import (
+    FULL_LOG_LINES,
     SCRIPT,
+    SHOWN_PER_STEP,
     STYLE,
     PageOptions,
     _clean_svg,
@@ -304,6 +308,67 @@ def test_per_cpu_lanes_say_which_cpu() -> None:
     assert "perf event profile:hz:99 (cpu 1)" in page
 
 
+_PANE_ITEM = re.compile(
+    r'<div class="ln[^"]*" id="L(\d+)-(\d+)"'
+    r'|<div class="gap" data-file="(\d+)" data-from="(\d+)" data-to="(\d+)">')
+
+
+def check_log_pane(page: str, steps: dict[str, Any], log: LogText) -> None:
+    """What the log pane promises, short log or long: every line of every file is in
+    it exactly once and in order, as a row or inside a "show" gap whose lines the page
+    carries; a short log shows every row; a long one shows at least the first
+    SHOWN_PER_STEP cited lines of each step as rows; so every cited line is on the page
+    or one button away, with its own text."""
+    rows: dict[int, set[int]] = defaultdict(set)
+    gaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    expect: dict[int, int] = defaultdict(lambda: 1)
+    for m in _PANE_ITEM.finditer(page):
+        if m.group(1) is not None:
+            f, n = int(m.group(1)), int(m.group(2))
+            assert n == expect[f], f"file {f}: row L{n} where L{expect[f]} was due"
+            rows[f].add(n)
+            expect[f] = n + 1
+        else:
+            f, a, b = int(m.group(3)), int(m.group(4)), int(m.group(5))
+            assert a == expect[f] and b >= a, f"file {f}: gap L{a}-{b} where L{expect[f]} was due"
+            gaps[f].append((a, b))
+            expect[f] = b + 1
+    for f, lines in enumerate(log.lines):
+        assert expect[f] == len(lines) + 1, f"file {f}: the pane ends at L{expect[f] - 1}"
+    hidden_m = re.search(r'<script type="application/json" id="bpfx-log">(.*?)</script>',
+                         page, re.S)
+    if log.total <= FULL_LOG_LINES:
+        assert not any(gaps.values()) and hidden_m is None
+    else:
+        assert any(gaps.values()) and hidden_m is not None
+        hidden = json.loads(hidden_m.group(1))
+        # The lines a gap brings in are the log's own (json: <, > and & as escapes).
+        for f, spans in gaps.items():
+            for a, b in spans:
+                assert hidden[f][a - 1:b] == list(log.lines[f][a - 1:b])
+    for step in steps.values():
+        cited = sorted((f, n) for f, n in step["lines"])
+        for f, n in cited[:SHOWN_PER_STEP]:
+            assert n in rows[f], (step["lines"][:3], f, n)
+        for f, n in cited:
+            assert n in rows[f] or any(a <= n <= b for a, b in gaps[f]), (f, n)
+
+
+def test_a_long_log_shows_cited_lines_and_keeps_the_rest_one_click_away() -> None:
+    # bcc-runqlat: 17,434 lines, far above FULL_LOG_LINES, with steps citing more
+    # lines than SHOWN_PER_STEP (BCC reads thousands of header files).
+    path = FIXTURES / "bcc-runqlat.log"
+    log = read_log([str(path)])
+    assert log.total > FULL_LOG_LINES
+    page = page_of(path)
+    steps = data_of(page)["steps"]
+    assert isinstance(steps, dict)
+    assert any(len(step["lines"]) > SHOWN_PER_STEP for step in steps.values())
+    check_log_pane(page, steps, log)
+    rows = len(re.findall(r'<div class="ln[^"]*" id="L', page))
+    assert rows < log.total // 4  # the point of a long log's pane: not every row
+
+
 @pytest.mark.parametrize("name", fixture_names())
 def test_every_fixture_makes_a_linked_page(name: str) -> None:
     path = FIXTURES / name
@@ -311,10 +376,7 @@ def test_every_fixture_makes_a_linked_page(name: str) -> None:
     data = data_of(page)
     steps = data["steps"]
     assert isinstance(steps, dict) and steps
-    # Every cited line is a row of the log pane (these logs are short: all rows are there).
-    for step in steps.values():
-        for f, n in step["lines"]:
-            assert f'id="L{f}-{n}"' in page, (step, f, n)
+    check_log_pane(page, steps, read_log([str(path)]))
     # Every subject a node draws leads to a step, and every step it leads to exists.
     item_step = data["itemStep"]
     assert isinstance(item_step, dict) and set(item_step.values()) <= set(steps)
