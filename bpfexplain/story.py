@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from typing import Any
+from itertools import chain, repeat
+from typing import Any, TypedDict
 
 from bpfexplain import glossary, routes
 from bpfexplain.story_words import Span, Spans, existing_id, fd_span, name_spans
@@ -72,8 +72,19 @@ class Step:
     kind: str
     probe: bool = False
     file: int = 0
+    """The input file of the step's lines (``strace -ff`` writes one file per process)."""
     extra: tuple[str, ...] = ()
     """Further lines of literal log text (a verifier log), shown under the step."""
+    files: tuple[int, ...] = ()
+    """The file of each line, when they are not all in :attr:`file`: a grouped step of a
+    process whose threads ``strace -ff`` wrote to files of their own."""
+
+    @property
+    def refs(self) -> tuple[tuple[int, int], ...]:
+        """(file, line) of each of the step's lines."""
+        if self.files:
+            return tuple(zip(self.files, self.lines, strict=True))
+        return tuple((self.file, n) for n in self.lines)
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,14 @@ class Problem:
     why: str
     detail: tuple[str, ...] = ()
     probe: bool = False
+    files: tuple[int, ...] = ()
+    """The input file of each line (``strace -ff``: one file per process or thread)."""
+
+    @property
+    def refs(self) -> tuple[tuple[int, int], ...]:
+        """(file, line) of each of the problem's lines."""
+        files = self.files or (0,) * len(self.lines)
+        return tuple(zip(files, self.lines, strict=True))
 
 
 @dataclass(frozen=True)
@@ -645,7 +664,8 @@ class _Builder:
                     per.append((" · ", None))
                 per += [(f"{cite(lines)} cpu {perf.attrs.get('cpu')} → ", None),
                         fd_span(perf.fd)]
-            steps.append(Step(tuple(a.line for a in mine), tuple(head), "attach"))
+            steps.append(Step(tuple(a.line for a in mine), tuple(head), "attach",
+                              **_placed(mine)))
             steps.append(Step((), tuple(per), "attach"))
         return steps, [a for a in actions if id(a) not in told]
 
@@ -654,34 +674,35 @@ class _Builder:
         lines = _lines_of(run)
         kind = first.kind
         objs = [a.obj for a in run if a.obj is not None]
+        where = _placed(run)
         if kind == "close":
             kinds = Counter(o.kind for o in objs)
             what = ", ".join(plural(n, {"prog": "program", "map": "map", "btf": "BTF object",
                                         "perf_event": "perf event", "link": "link"}
                                     .get(k, k + " fd")) for k, n in kinds.items())
             return Step(lines, ((f"closed {len(run)} fds ({what}): ", None),
-                                (", ".join(str(o.fd) for o in objs), "fd")), kind)
+                                (", ".join(str(o.fd) for o in objs), "fd")), kind, **where)
         if kind == "disable":
             return Step(lines, ((f"switched off {plural(len(run), 'perf event')} with "
                                  "PERF_EVENT_IOC_DISABLE: fds ", None),
-                                (", ".join(str(o.fd) for o in objs), "fd")), kind)
+                                (", ".join(str(o.fd) for o in objs), "fd")), kind, **where)
         if kind == "map_op":
             ops = _ops_of(run)
             return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
-                                 None), *name_spans(objs[0])), kind)
+                                 None), *name_spans(objs[0])), kind, **where)
         if kind == "info" and objs:
             return Step(lines, ((f"asked the kernel {len(run)} times for information on ",
                                  None), *name_spans(objs[0]),
-                                (" (BPF_OBJ_GET_INFO_BY_FD)", None)), kind)
+                                (" (BPF_OBJ_GET_INFO_BY_FD)", None)), kind, **where)
         if kind == "failure" and first.failure is not None:
             f = first.failure
             return Step(lines, ((f"{f.call} failed with ", None), (f.errno, "errno"),
                                 (f" ({len(run)} times): ", None), (f.why, None)), kind,
-                        first.probe, first.file)
+                        first.probe, **where)
         # anything else: the first one told, the rest counted
         text, extra = self.step_text(first)
         return Step(lines, (*text, (f" (and {len(run) - 1} more like it)", "dim")), kind,
-                    first.probe, first.file, extra)
+                    first.probe, extra=extra, **where)
 
     def _features_summary(self, actions: list[Action]) -> list[Step]:
         actions = each_call(actions)
@@ -705,7 +726,7 @@ class _Builder:
         text: list[Span] = [(f"{plural(len(actions), 'call')}", None)]
         if made:
             text.append((f": {made}, made only to test the kernel and then released", None))
-        steps.append(Step(lines, tuple(text), "probes", True))
+        steps.append(Step(lines, tuple(text), "probes", True, **_placed(actions)))
         if features:
             steps.append(Step((), (("checked: " + "; ".join(features), None),), "probes", True))
         for a in failures:
@@ -782,7 +803,8 @@ class _Builder:
                 per_cpu.append((" · ", None))
             per_cpu += [(f"{cite(mine)} cpu {cpu} → ", None), fd_span(perf.fd)]
         lines = tuple(a.line for a in actions)
-        return [Step(lines, tuple(head), "output"), Step((), tuple(per_cpu), "output")]
+        return [Step(lines, tuple(head), "output", **_placed(actions)),
+                Step((), tuple(per_cpu), "output")]
 
     def _results_group(self, actions: list[Action]) -> list[Step]:
         steps: list[Step] = []
@@ -816,7 +838,8 @@ class _Builder:
             if enoent:
                 text.append((f" ({plural(enoent, 'ENOENT')} just end the walk: no more keys)",
                              "dim"))
-            steps.append(Step(_lines_of(group), tuple(text), "map_read"))
+            steps.append(Step(_lines_of(group), tuple(text), "map_read",
+                              **_placed(group)))
         for a in others:
             text2, extra = self.step_text(a)
             steps.append(Step((a.line,), text2, a.kind, a.probe, a.file, extra))
@@ -1172,7 +1195,8 @@ class _Builder:
                 why += ("; this was only a feature-test program: even that was refused, so "
                         "nothing the loader needs could load")
             out.append(Problem(tuple(x.line for x in same), tuple(what), why,
-                               self._failure_detail(f), f.probe))
+                               self._failure_detail(f), f.probe,
+                               tuple(x.file for x in same)))
         return tuple(out)
 
     def _footer(self) -> tuple[str, ...]:
@@ -1252,6 +1276,23 @@ def _ops_of(actions: list[Action]) -> Counter[str]:
         else:
             ops[a.detail.get("op", "?")] += 1
     return ops
+
+
+class _Place(TypedDict):
+    file: int
+    files: tuple[int, ...]
+
+
+def _placed(actions: Sequence[Action]) -> _Place:
+    """Where the lines of a step grouping ``actions`` (in the order of
+    :func:`_lines_of`: every call a run stands for) are: their one input file, or each
+    line's when they span several (``strace -ff`` gives every thread a file of its own)."""
+    files = tuple(chain.from_iterable(repeat(a.file, a.calls) for a in actions))
+    if not files:
+        return {"file": 0, "files": ()}
+    if all(f == files[0] for f in files):
+        return {"file": files[0], "files": ()}
+    return {"file": files[0], "files": files}
 
 
 def _action_lines(action: Action) -> tuple[int, ...]:

@@ -157,21 +157,6 @@ class _StepRef:
     lines: tuple[LineRef, ...]
 
 
-def _step_lines(step: Step, files_at: dict[int, set[int]]) -> tuple[LineRef, ...]:
-    """A step's lines with their input file.
-
-    A step that groups several calls carries no file of its own (``Step.file`` is 0), so
-    with several inputs (``strace -ff``: one file per process) each line takes the file
-    in which this step's process made a call on that line number.
-    """
-    refs: list[LineRef] = []
-    for n in step.lines:
-        files = files_at.get(n, set())
-        file = step.file if step.file in files or len(files) != 1 else next(iter(files))
-        refs.append((file, n))
-    return tuple(refs)
-
-
 # --------------------------------------------------------------------------------
 # the time axis
 
@@ -706,7 +691,6 @@ class _Page:
         self.gloss = _Glosser(story)
         self.steps: list[_StepRef] = []
         self.cited: set[LineRef] = set()
-        self._files_at: dict[int, set[int]] = {}
 
     # story
 
@@ -716,8 +700,7 @@ class _Page:
         if problems:
             out.append('<section class="problems"><h3>What went wrong</h3><ol>')
             for problem in problems:
-                ref = self._add_step(None, tuple((self._problem_file(problem.lines), n)
-                                                 for n in problem.lines))
+                ref = self._add_step(None, problem.refs)
                 detail = "".join(f"{esc(line)}\n" for line in problem.detail)
                 out.append(
                     f'<li class="step problem{" probe" if problem.probe else ""}" id="{ref}" '
@@ -728,7 +711,6 @@ class _Page:
             out.append("</ol></section>")
         number = 0
         for section in self.story.sections:
-            self._files_at = self._files_of(section.pid)
             if len(self.story.sections) > 1:
                 out.append(f'<h3 class="section">{self.gloss.spans(section.title)}</h3>')
             for phase in section.phases:
@@ -739,29 +721,13 @@ class _Page:
                 f"<li>{esc(line)}</li>" for line in self.story.footer) + "</ul>")
         return "".join(out)
 
-    def _files_of(self, pid: int | None) -> dict[int, set[int]]:
-        """Line number → the input files where process ``pid`` made a call on that line."""
-        files_at: dict[int, set[int]] = defaultdict(set)
-        for action in self.lc.actions:
-            if self.lc.threads.get(action.pid, action.pid) == pid:
-                for line in action.lines:
-                    files_at[line].add(action.file)
-        return files_at
-
-    def _problem_file(self, lines: tuple[int, ...]) -> int:
-        """The input file of a problem's lines (problems come from failures, which know)."""
-        for failure in self.lc.failures:
-            if failure.line in lines:
-                return failure.file
-        return 0
-
     def _phase_html(self, phase: Phase, number: int) -> str:
         lines = cite(phase.lines)
         intro = "".join(f'<p class="intro">{self.gloss.plain(p, set())}</p>'
                         for p in phase.intro)
         steps = []
         for step in phase.steps:
-            ref = self._add_step(step, _step_lines(step, self._files_at))
+            ref = self._add_step(step, step.refs)
             extra = ""
             if step.extra:
                 extra = '<pre class="extra">' + "".join(

@@ -134,6 +134,9 @@ def story_json(story: Story) -> dict[str, Any]:
                     "pid": section.pid,
                     "probe": step.probe,
                 }
+                if many and step.lines:
+                    # strace -ff: line numbers count within each file, so each is named.
+                    record["files"] = [files[f] for f, _ in step.refs]
                 if step.extra:
                     record["detail"] = "\n".join(step.extra)
                 steps.append(record)
