@@ -30,7 +30,8 @@ def calls_of(story: Story) -> dict[int | None, set[tuple[int, int]]]:
     out: dict[int | None, set[tuple[int, int]]] = {}
     for a in lc.actions:
         refs = out.setdefault(lc.threads.get(a.pid, a.pid), set())
-        refs.update({(a.file, a.line), (a.file, a.first_line)})
+        # a run of map reads stands for several calls, each on its own line
+        refs.update({(a.file, n) for n in a.lines} | {(a.file, a.first_line)})
         request = a.detail.get("request_line")
         if isinstance(request, int):
             refs.add((a.file, request))
