@@ -76,6 +76,14 @@ def shared() -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _private_tmp(shared: Path) -> Path:
+    """A TMPDIR for one bpfexplain run: what it leaves there is its own (a glob of
+    /tmp would also see other processes' scratch directories)."""
+    scratch = shared / "tmpdir"
+    scratch.mkdir(mode=0o700)
+    return scratch
+
+
 # --------------------------------------------------------------------------------
 # 2. every file bpfexplain writes: symlinks, FIFOs, devices, modes
 
@@ -101,13 +109,14 @@ def test_run_save_and_sidecar_symlinks_refused_before_tracing(shared: Path) -> N
     victim = shared / "victim"
     victim.write_text("precious\n")
     as_nobody("ln", "-s", str(victim), str(shared / "x.log.meta.json"))
-    before = set(Path("/tmp").glob("bpfexplain-*"))
-    proc = bpfexplain("run", "--save", str(shared / "x.log"), "--", "true")
+    scratch = _private_tmp(shared)
+    proc = bpfexplain("run", "--save", str(shared / "x.log"), "--", "true",
+                      env={**os.environ, "TMPDIR": str(scratch)})
     assert proc.returncode == 3
     assert "x.log.meta.json" in error_line(proc) and "symlink" in error_line(proc)
     assert victim.read_text() == "precious\n"
     assert not (shared / "x.log").exists()  # refused before strace started
-    assert set(Path("/tmp").glob("bpfexplain-*")) <= before
+    assert not list(scratch.iterdir())  # nor a scratch directory for strace's log
 
 
 @needs_root
@@ -118,17 +127,18 @@ def test_fifo_at_an_output_is_refused_at_once(shared: Path, command: str, option
         pytest.skip("parse has no --save")
     fifo = shared / "planted"
     as_nobody("mkfifo", "-m", "0666", str(fifo))
-    before = set(Path("/tmp").glob("bpfexplain-*"))
+    scratch = _private_tmp(shared)
+    env = {**os.environ, "TMPDIR": str(scratch)}
     args = [option, str(fifo)]
     started = time.monotonic()
     if command == "parse":
-        proc = bpfexplain("parse", "-q", *args, str(SEED), timeout=20)
+        proc = bpfexplain("parse", "-q", *args, str(SEED), timeout=20, env=env)
     else:
-        proc = bpfexplain("run", *args, "--", "true", timeout=20)
+        proc = bpfexplain("run", *args, "--", "true", timeout=20, env=env)
     assert time.monotonic() - started < 15
     assert proc.returncode == 3
     assert "is a fifo, not a regular file" in error_line(proc)
-    assert set(Path("/tmp").glob("bpfexplain-*")) <= before
+    assert not list(scratch.iterdir())
 
 
 def test_devices_and_directories_are_not_outputs(tmp_path: Path) -> None:
