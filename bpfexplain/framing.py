@@ -136,6 +136,8 @@ def _read_run(pid: bytes, fd: bytes) -> re.Pattern[bytes]:
             _READ_RUNS.clear()  # pids come and go: memory stays flat
         pattern = _READ_RUNS[(pid, fd)] = re.compile(rb"(?:" + line + rb")+")
     return pattern
+
+
 _OTHER = re.compile(_PREFIX + r"(?P<body>.*)$", re.DOTALL)
 _RESUMED = re.compile(r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s?(?P<rest>.*)$", re.DOTALL)
 _UNFINISHED = "<unfinished ...>"
@@ -331,6 +333,8 @@ class Framer:
                     more = 0
                     codes = [_READ_CODE[read[2]]]
                     if peek is not None:
+                        # What is buffered (an empty buffer is filled once: live, that
+                        # waits for strace's next write; map reads are never told live).
                         ahead = peek(1)
                         run = _read_run(read[1], read[3]).match(ahead)
                         if run is not None:
