@@ -731,7 +731,8 @@ def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
                         # must not need thousands of descriptors at once.
                         opened.append((str(q), io.BufferedReader(_ReopeningFile(q), 1 << 16)))
                     continue
-                opened.append((path, p.open("rb")))
+                # A large buffer: map reads are taken in bulk from what is buffered.
+                opened.append((path, p.open("rb", buffering=1 << 16)))
             except FileNotFoundError:
                 raise InputError(f"{path}: no such file") from None
             except PermissionError:
