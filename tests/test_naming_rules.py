@@ -370,7 +370,8 @@ def text_story(name: str) -> str:
 
 
 @pytest.mark.parametrize(("name", "program"), [
-    ("lt-cachestat.log", "add_to_page_cac"), ("lt-biostacks.log", "blk_account_io_")])
+    ("lt-cachestat.log", "add_to_page_cac"), ("lt-biostacks.log", "blk_account_io_"),
+    ("libbpf-fentry.log", "on_vfs_read")])
 def test_a_skeleton_program_refused_is_the_real_failure(name: str, program: str) -> None:
     # libbpf loads the skeleton's programs by name, with their BTF function info;
     # the kernel refuses one (EPERM, then again with a verifier log) and the tool
@@ -381,6 +382,8 @@ def test_a_skeleton_program_refused_is_the_real_failure(name: str, program: str)
     assert len(refused) == 2
     assert all(f.ends_loader and not f.probe for f in refused)
     assert all(f.attrs["func_info_cnt"] == 1 for f in refused)
+    # Its feature probes loaded before: EPERM here is about this kind of program.
+    assert all("so bpf() itself is allowed" in f.why for f in refused)
     text = text_of(story)
     assert "only a feature-test program" not in text
     assert f"after BPF_PROG_LOAD EPERM ({cite(f.line for f in refused)})" in headline(story)

@@ -307,6 +307,24 @@ def _load_probe(objects: list[Obj], failures: list[Failure], index: int) -> str 
         "program loading"
 
 
+_REFUSED_KIND = ("the kernel refused this kind of program here; other loads went through "
+                 "afterwards, so bpf() itself is allowed (tracing programs also need "
+                 "CAP_PERFMON, and a kernel may not support this attach type)")
+"""Why a probe's load was refused with EPERM when the loader went on loading."""
+
+_AFTER_LOADS = ("; this loader had loaded other programs before, so bpf() itself is "
+                "allowed: it is this kind of program that was refused (tracing programs "
+                "also need CAP_PERFMON, and a kernel may not support this attach type)")
+"""What an EPERM load means after the same loader's programs loaded."""
+
+
+def _loaded_before(objects: list[Obj], failure: Failure) -> bool:
+    """The same process loaded a program (a probe counts) before this failed load."""
+    return any(o.kind == "prog" and o.known and o.via == "BPF_PROG_LOAD"
+               and o.pid == failure.pid and o.file == failure.file and o.line < failure.line
+               for o in objects)
+
+
 def _named_and_kept(prog: Obj, failed: set[int]) -> bool:
     """A program with its own name that the loader keeps until it ends is the loader's,
     however small (a 2-instruction socket filter ``sock_keep``).  Probes are unnamed,
@@ -391,13 +409,14 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
                 failure.feature = feature
                 if failure.errno == "EPERM":
                     # Not "needs root": the loader went on loading its own programs.
-                    failure.why = ("the kernel refused this kind of program here (not a "
-                                   "lack of privileges: the loader's other loads went "
-                                   "through afterwards)")
+                    failure.why = _REFUSED_KIND
                 continue
         if failure.errno == "EPERM" and failure.call != "openat":
             # Not even allowed to probe: that is the user's real problem.
             failure.probe = False
+            if failure.call == "BPF_PROG_LOAD" and _AFTER_LOADS not in failure.why \
+                    and _loaded_before(objects, failure):
+                failure.why += _AFTER_LOADS
         elif subject is not None and subject.kind == "prog" and subject.probe:
             failure.probe = True
             if failure.call == "BPF_LINK_CREATE":
