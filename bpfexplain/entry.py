@@ -87,18 +87,9 @@ def prestart_options(argv: list[str]) -> Prestart | None:
 
 def _prestart(command: list[str]) -> bool:
     """Start strace for ``run`` now (True), or leave everything to the ordinary path."""
-    from bpfexplain import live
-    from bpfexplain.errors import BpfexplainError
+    from bpfexplain import launch  # the whole way to strace's exec, and nothing more
 
-    try:
-        strace = live.find_strace()
-        live.resolve_command(command)
-        if live.preflight_warnings():
-            return False  # run prints them before strace starts: let it
-        live.prestart(live.RunConfig(command=list(command)), strace)
-    except BpfexplainError:
-        return False  # run reports it, exactly as it always does
-    return True
+    return launch.prestart(command)
 
 
 def run_prestarted(options: Prestart) -> int:
@@ -210,6 +201,9 @@ def main() -> None:
         # typer is proven to parse this argv as exactly this run: it has nothing to
         # add, and importing it would cost the run tens of milliseconds.
         try:
+            from bpfexplain import live
+
+            live.adopt_prestarted()  # strace's reader and the signal watcher, at once
             status = run_prestarted(options)
         finally:
             from bpfexplain import live

@@ -30,8 +30,13 @@ Shapes chosen, and why:
 * **A watchdog outlives a killed bpfexplain** (SIGKILL, the OOM killer): strace before
   6.2 has no ``--kill-on-exit`` and a dying tracer only detaches its tracees, which
   would leave a loader's programs attached with nobody watching.  The watchdog (see
-  ``_WATCHDOG``) kills what strace traces, then strace, and saves strace's last lines.
-  ``--kill-on-exit`` is passed as well where strace has it.
+  ``launch.WATCHDOG``) kills what strace traces, then strace, and saves strace's last
+  lines.  ``--kill-on-exit`` is passed as well where strace has it.
+* **strace is started by :mod:`bpfexplain.launch`**, which imports next to nothing, with
+  ``posix_spawn``: ``run``'s pre-start (:mod:`bpfexplain.entry`) gets to strace's exec
+  before this module (threads, dataclasses, subprocess) is even imported, and this
+  module takes the running strace over (:func:`adopt_prestarted`).  Signals are
+  blocked from before the spawn, so none is lost in between.
 * ``--save`` is written as it arrives (unbuffered) and its sidecar is written when the
   run starts and again when it ends, so a killed run still leaves both.
 """
@@ -39,26 +44,63 @@ Shapes chosen, and why:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import queue
 import re
 import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from bpfexplain.errors import CommandNotFound, EnvironmentProblem, InputError
-from bpfexplain.traced import TRACED, TRACEFS_ROOTS
+from bpfexplain import launch
+from bpfexplain.errors import EnvironmentProblem, InputError
 
-# Everything up to forking strace imports as little as it can: the loader's start
-# waits for it (issue 11).  json, ctypes, pathlib and the framing layer come later.
+# strace itself, the checks before starting it, the watchdog: the way to strace's exec
+# lives in launch.py, which imports next to nothing (issue 11); here under their names.
+from bpfexplain.launch import (
+    MIN_SECCOMP_BPF as MIN_SECCOMP_BPF,
+)
+from bpfexplain.launch import (
+    MIN_STRACE as MIN_STRACE,
+)
+from bpfexplain.launch import (
+    STRING_LIMIT as STRING_LIMIT,
+)
+from bpfexplain.launch import (
+    Child as Child,
+)
+from bpfexplain.launch import (
+    Strace as Strace,
+)
+from bpfexplain.launch import (
+    TimedOut as TimedOut,
+)
+from bpfexplain.launch import (
+    find_strace as find_strace,
+)
+from bpfexplain.launch import (
+    has_bpf_privileges as has_bpf_privileges,
+)
+from bpfexplain.launch import (
+    preflight_warnings as preflight_warnings,
+)
+from bpfexplain.launch import (
+    resolve_command as resolve_command,
+)
+from bpfexplain.launch import (
+    strace_flags as strace_flags,
+)
+from bpfexplain.launch import (
+    trace_filter as trace_filter,
+)
+from bpfexplain.launch import (
+    tracefs_state as tracefs_state,
+)
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -74,7 +116,8 @@ WATCHED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _WAKE = signal.SIGCHLD
 """Also waited for, never acted on: strace exiting (our child) wakes the watcher at once,
 and so does the main thread when the run is over, instead of a timeout running out."""
-_BLOCKED = (*WATCHED, _WAKE)
+_BLOCKED = launch.BLOCKED
+assert set(_BLOCKED) == {*WATCHED, _WAKE}
 
 SI_KERNEL = 0x80
 """``si_code`` of a signal the kernel generated, as a terminal's Ctrl-C is."""
@@ -101,25 +144,14 @@ KILL_GRACE = 1.0
 """After SIGKILLing the traced processes, how long strace may take to report their
 deaths and exit before it is killed as well."""
 
-MIN_STRACE = (4, 17)
-"""``-e trace=?NAME`` (no error for a syscall this architecture lacks) came in 4.17."""
-
-MIN_SECCOMP_BPF = (5, 3)
-"""``--seccomp-bpf`` (untraced syscalls never stop the tracee) came in 5.3."""
-
-STRING_LIMIT = 256
-
 PARSER_NICENESS = 5
 """How far below the loader's the priority of the thread that parses and explains is
 while the loader runs: on a busy machine the loader (and strace) get the CPU first,
 so tracing does not bend its timers, and the explanation catches up when it can.
 The reader thread that drains strace's pipe keeps full priority."""
-"""``-s``: enough for program and map names, paths and tracefs reads."""
 
-_PR_SET_PDEATHSIG = 1
 _PTRACE_TRACEME = 0
 _FIRST_PID = re.compile(rb"(\d+) ")
-_F_SETPIPE_SZ = 1031
 _READ_SIZE = 1 << 18
 _SMALL_READ = 1 << 14
 _GATHER = 0.01
@@ -131,124 +163,7 @@ and live output comes at most 10 ms later."""
 
 
 # --------------------------------------------------------------------------------
-# strace itself
-
-
-@dataclass(frozen=True)
-class Strace:
-    """The strace binary to use and what it can do."""
-
-    path: str
-    version: tuple[int, ...]
-    version_text: str
-
-    kill_on_exit: bool = False
-    """``--kill-on-exit``: strace's tracees get SIGKILL when strace dies (EXITKILL)."""
-
-    @property
-    def seccomp_bpf(self) -> bool:
-        return self.version >= MIN_SECCOMP_BPF
-
-
-_FOUND: dict[tuple[str, int, int, int], Strace] = {}
-"""strace binaries already asked for their version in this process, by path and identity:
-``run`` asks once in :mod:`bpfexplain.entry` and again in the CLI, and each ``strace
--V`` is a fork and exec (milliseconds the loader waits for)."""
-
-
-def find_strace(program: str = "strace") -> Strace:
-    """Locate strace and read its version; one-line errors when it is missing or too old."""
-    path = shutil.which(program)
-    if path is None:
-        if os.sep in program:
-            raise EnvironmentProblem(f"{program}: no such strace binary")
-        raise EnvironmentProblem("strace is not installed (install it: apt-get install strace)")
-    try:
-        info = os.stat(path)
-    except OSError:
-        return _ask_strace(path)
-    key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
-    found = _FOUND.get(key)
-    if found is None:
-        found = _FOUND[key] = _ask_strace(path)
-    return found
-
-
-def _ask_strace(path: str) -> Strace:
-    try:
-        out = subprocess.run([path, "-V"], capture_output=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvironmentProblem(f"cannot run {path} -V: {exc}") from None
-    first = out.decode("utf-8", "replace").splitlines()[0] if out.strip() else ""
-    m = re.search(r"version (\d+)\.(\d+)(?:\.(\d+))?", first)
-    if m is None:
-        # A custom build with an unusual banner: assume it is recent rather than refuse.
-        return Strace(path, (99,), first or "unknown",
-                      kill_on_exit=_has_kill_on_exit(path, (99,)))
-    version = tuple(int(g) for g in m.groups() if g is not None)
-    if version < MIN_STRACE:
-        raise EnvironmentProblem(
-            f"{path} is strace {'.'.join(map(str, version))}, too old for "
-            f"'-e trace=?NAME' (needs {'.'.join(map(str, MIN_STRACE))} or newer); "
-            "install a newer strace"
-        )
-    return Strace(path, version, first, kill_on_exit=_has_kill_on_exit(path, version))
-
-
-def _has_kill_on_exit(path: str, version: tuple[int, ...]) -> bool:
-    """Whether this strace knows ``--kill-on-exit`` (strace 6.1, for one, does not).
-
-    Asked of the binary's own help, not guessed from the version; strace before 6.2
-    cannot have it, so those are not even asked (a subprocess fewer at start-up).
-    """
-    if version < (6, 2):
-        return False
-    try:
-        out = subprocess.run([path, "-h"], capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"--kill-on-exit" in out.stdout + out.stderr
-
-
-def trace_filter() -> str:
-    """``-e trace=`` for the prefilter set; ``?`` keeps strace quiet about syscalls
-    this architecture does not have (``fcntl64``, ``mmap2`` on x86_64)."""
-    return "trace=" + ",".join("?" + name for name in sorted(TRACED))
-
-
-def strace_flags(strace: Strace, *, attach: bool = False) -> list[str]:
-    """The tracing flags ``run`` uses (without ``-o`` and the command): shared with the
-    benchmark so that it compares like with like."""
-    # -q: "Process N attached/detached" would land on the user's terminal, not in the log.
-    flags = ["-f", "-q", "-ttt", "-s", str(STRING_LIMIT), "-e", trace_filter(),
-             # perf_event_attr in full (the rest abbreviated as usual): a uprobe's file
-             # offset (config2) only shows unabbreviated, and it names the probe.
-             "-e", "abbrev=!perf_event_open"]
-    if strace.kill_on_exit and not attach:
-        # strace dying (whatever kills it) takes the traced command with it.
-        flags.append("--kill-on-exit")
-    if strace.seccomp_bpf and not attach:
-        # Not with -p: the filter is installed in the command when strace starts it;
-        # an attached process has none, and strace refuses the combination.
-        flags.append("--seccomp-bpf")
-    return flags
-
-
-# --------------------------------------------------------------------------------
-# checks before starting
-
-
-def resolve_command(command: Sequence[str]) -> str:
-    """The program that ``command`` runs, or a one-line error (exit 127/126 as a shell)."""
-    name = command[0]
-    found = shutil.which(name)
-    if found is not None:
-        return found
-    if os.sep in name and os.path.exists(name):
-        if os.path.isdir(name):
-            raise CommandNotFound(f"{name}: is a directory", exit_code=126)
-        raise CommandNotFound(f"{name}: permission denied (not executable)", exit_code=126)
-    raise CommandNotFound(f"{name}: command not found")
+# checks before starting (the others, and strace's own, are in launch.py)
 
 
 def check_pid(pid: int) -> None:
@@ -256,48 +171,6 @@ def check_pid(pid: int) -> None:
         raise InputError(f"-p {pid}: no such process")
     if pid == os.getpid():
         raise InputError(f"-p {pid}: that is bpfexplain itself")
-
-
-def has_bpf_privileges() -> bool:
-    """Root, or CAP_SYS_ADMIN, or both CAP_BPF and CAP_PERFMON (kernel 5.8+)."""
-    if os.geteuid() == 0:
-        return True
-    try:
-        with open("/proc/self/status", encoding="utf-8") as f:
-            status = f.read()
-    except OSError:
-        return False
-    m = re.search(r"^CapEff:\s*([0-9a-fA-F]+)", status, re.M)
-    caps = int(m.group(1), 16) if m else 0
-    cap_sys_admin, cap_perfmon, cap_bpf = 21, 38, 39
-    return bool(caps >> cap_sys_admin & 1) or bool(caps >> cap_bpf & 1 and caps >> cap_perfmon & 1)
-
-
-def tracefs_state() -> str:
-    """``readable``, ``unreadable`` (mounted, but root-only: 0700 by default) or
-    ``unmounted``.  ``os.path`` answers False where ``pathlib`` raises on EACCES."""
-    if any(os.path.isdir(os.path.join(root, "events")) for root in TRACEFS_ROOTS):
-        return "readable"
-    if any(os.path.ismount(root) for root in TRACEFS_ROOTS):
-        return "unreadable"
-    return "unmounted"
-
-
-def preflight_warnings() -> list[str]:
-    """Things that do not stop a run but change what the story can say."""
-    warnings: list[str] = []
-    if not has_bpf_privileges():
-        warnings.append(
-            "not running as root: loading eBPF needs root or the CAP_BPF and CAP_PERFMON "
-            "capabilities (CAP_SYS_ADMIN on kernels before 5.8), so the kernel will most "
-            "likely refuse with EPERM; the story will show where"
-        )
-    if tracefs_state() == "unmounted":
-        warnings.append(
-            "tracefs is not mounted, so tracepoint ids cannot be named (and tracepoint "
-            "tools will fail); mount it: mount -t tracefs nodev /sys/kernel/tracing"
-        )
-    return warnings
 
 
 def ptrace_denied() -> str | None:
@@ -374,168 +247,6 @@ def traced_by(tracer: int) -> set[int]:
 
 
 # --------------------------------------------------------------------------------
-# the watchdog: what strace cannot do for itself when bpfexplain is SIGKILLed
-
-_WATCHDOG = r"""
-import os, select, signal, sys, time
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-    signal.signal(s, signal.SIG_IGN)
-control, log, save, attach = (int(a) for a in sys.argv[1:5])
-said = b""
-while True:
-    chunk = os.read(control, 64)
-    if not chunk:
-        break
-    said += chunk
-words = said.split()
-if not words or words[-1] == b"done":
-    sys.exit(0)
-strace = int(words[0])
-
-def status(pid):
-    try:
-        with open("/proc/%d/status" % pid, "rb") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = dict(line.split(b":", 1) for line in text.splitlines() if b":" in line)
-    return int(fields.get(b"PPid", b"0")), int(fields.get(b"TracerPid", b"0"))
-
-def traced():
-    found, children = set(), {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            info = status(int(entry))
-            if info is not None:
-                children.setdefault(info[0], []).append(int(entry))
-                if info[1] == strace:
-                    found.add(int(entry))
-    todo = [strace, *found]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    found.discard(strace)
-    found.discard(os.getpid())
-    return found
-
-deadline = time.monotonic() + 5
-while not attach and time.monotonic() < deadline:
-    victims = traced()
-    if not victims:
-        break
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    time.sleep(0.02)
-# strace writes the deaths (its last lines) and exits; then it is told to go anyway.
-grace = time.monotonic() + 0.5
-while status(strace) is not None and time.monotonic() < grace + 2:
-    if time.monotonic() > grace:
-        try:
-            os.kill(strace, signal.SIGKILL)
-        except OSError:
-            pass
-    time.sleep(0.02)
-if log >= 0 and save >= 0:
-    # Whatever strace wrote after bpfexplain died still reaches the saved log.
-    os.set_blocking(log, False)
-    end = time.monotonic() + 2
-    while time.monotonic() < end:
-        ready, _, _ = select.select([log], [], [], 0.1)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(log, 1 << 16)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            break
-        os.write(save, chunk)
-"""
-"""Run with ``python -I -S -c`` in a session of its own, beside strace: if bpfexplain
-dies without saying ``done`` on the control pipe (SIGKILL, the OOM killer), it
-SIGKILLs everything strace traces, then strace, and copies strace's last lines into
-the ``--save`` log.  strace before 6.2 has no ``--kill-on-exit``, and a tracer that
-simply dies only *detaches* its tracees: a loader would keep its programs attached
-with nobody watching.  With ``-p`` only strace is killed (the process is not ours)."""
-
-
-class _Watchdog:
-    """The watchdog process and our end of its control pipe."""
-
-    def __init__(self, log_fd: int, save_fd: int, attach: bool):
-        import sys
-
-        read_end, self._control = os.pipe()  # both close-on-exec: nobody else inherits them
-        self._release_lock = threading.Lock()
-        fds = [fd for fd in (read_end, log_fd, save_fd) if fd >= 0]
-        try:
-            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(read_end), str(log_fd),
-                 str(save_fd), str(int(attach))],
-                pass_fds=fds, stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError:
-            self.proc = None
-        finally:
-            os.close(read_end)
-
-    def watch(self, strace_pid: int) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._control, f"{strace_pid}\n".encode())
-
-    def release(self) -> None:
-        """Tell the watchdog it is not needed: it leaves without touching anything.
-
-        Safe from any thread, and more than once.  The reader thread calls it as soon
-        as strace has exited and its log is read (and saved) to the end: nothing is
-        left to guard then, and the watchdog exits while the story is still being
-        told instead of being waited for after it."""
-        with self._release_lock:
-            if self._control >= 0:
-                with contextlib.suppress(OSError):
-                    os.write(self._control, b"done\n")
-                os.close(self._control)
-                self._control = -1
-
-    def stand_down(self) -> None:
-        """Everything ended in order: released, and its process reaped."""
-        self.release()
-        if self.proc is not None:
-            if not _exited_within(self.proc, 5):
-                self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-def _exited_within(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Whether ``proc`` exits within ``timeout`` seconds, told the moment it does.
-
-    ``Popen.wait(timeout)`` polls with sleeps that double up to 50 ms: at the end of
-    every run that cost about 7 ms of waiting for a watchdog that had long gone.  A
-    pidfd becomes readable when the process exits (Linux 5.3+); without one, the
-    polling wait it is."""
-    import select
-
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    return bool(ready)
-
-
-# --------------------------------------------------------------------------------
 # the log as a stream
 
 
@@ -593,7 +304,7 @@ class LiveTrace:
         self.strace = strace
         self.config = config
         self.attach = config.pid is not None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Child | None = None
         self.argv: list[str] = []
         self.first_pid: int | None = config.pid
         """The command's pid: strace's first line names it (``-p``: the given pid)."""
@@ -607,7 +318,7 @@ class LiveTrace:
         self._reader: threading.Thread | None = None
         self._waiter: threading.Thread | None = None
         self._save: BinaryIO | None = None
-        self._watchdog: _Watchdog | None = None
+        self._watchdog: launch.Watchdog | None = None
         self._sigint_seen = float("-inf")
         self._tail = b""
         self._lock = threading.Lock()
@@ -619,48 +330,23 @@ class LiveTrace:
 
     def start(self, restore_mask: set[int | signal.Signals] | None = None) -> None:
         """Start strace; ``restore_mask`` is the signal mask the command should get."""
-        self._dir = tempfile.mkdtemp(prefix="bpfexplain-")
-        fifo = os.path.join(self._dir, "strace.fifo")
-        os.mkfifo(fifo, 0o600)
-        # Reader first (non-blocking, or the open would wait for a writer), then our own
-        # writer so that reads block instead of seeing end-of-file until strace exits.
-        self._rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        self._wfd = os.open(fifo, os.O_WRONLY)
-        os.set_blocking(self._rfd, True)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(self._rfd, _F_SETPIPE_SZ, 1 << 20)  # headroom, best effort
         if self.config.save is not None:
             from bpfexplain.safeio import LOG_MODE, create_stream
 
             self._save = create_stream(self.config.save, mode=LOG_MODE)
-        argv = [self.strace.path, *strace_flags(self.strace, attach=self.attach), "-o", fifo]
-        if self.attach:
-            argv += ["-p", str(self.config.pid)]
-        else:
-            argv += ["--", *self.config.command]
-        self.argv = argv
-        mask = restore_mask if restore_mask is not None else set()
-        self._watchdog = _Watchdog(self._rfd, self._save.fileno() if self._save else -1,
-                                   self.attach)
-        # With a watchdog, strace must outlive a killed bpfexplain for a moment: the
-        # watchdog finds the tracees through it.  Without one, strace dies with us.
-        death_signal = 0 if self._watchdog.proc is not None else signal.SIGKILL
-        libc = None
-        if death_signal:
-            import ctypes  # loaded before the fork: the child only calls into it
+        started = launch.start(self.strace, list(self.config.command), pid=self.config.pid,
+                               save_fd=self._save.fileno() if self._save else -1,
+                               restore_mask=restore_mask if restore_mask is not None else ())
+        self.adopt(started)
 
-            libc = ctypes.CDLL(None)
-
-        def child_setup() -> None:  # runs in the forked child before exec
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            if libc is not None:
-                libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-
-        try:
-            self.proc = subprocess.Popen(argv, preexec_fn=child_setup)
-        except OSError as exc:
-            raise EnvironmentProblem(f"cannot start {self.strace.path}: {exc.strerror}") from None
-        self._watchdog.watch(self.proc.pid)
+    def adopt(self, started: launch.Started) -> None:
+        """Take over strace as :func:`launch.start` left it: read it, wait for it."""
+        self._dir = started.dir
+        self._rfd = started.rfd
+        self._wfd = started.wfd
+        self.argv = started.argv
+        self._watchdog = started.watchdog
+        self.proc = started.proc
         self._reader = threading.Thread(target=self._read_loop, name="strace-reader",
                                         daemon=True)
         self._reader.start()
@@ -796,7 +482,7 @@ class LiveTrace:
                 for pid in self.command_pids():
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
+                with contextlib.suppress(TimedOut):
                     proc.wait(0.05)
         if proc.poll() is None:
             with contextlib.suppress(OSError):
@@ -908,12 +594,24 @@ class LiveSession:
         self._niceness: int | None = None
 
     def __enter__(self) -> LiveSession:
-        # Block before strace exists so that no Ctrl-C can slip between the two; the
-        # child gets the old mask back before it execs.
-        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        return self._enter(None)
+
+    def _enter(self, started: launch.Started | None) -> LiveSession:
+        """Start strace, or (``started``) take over the one :mod:`bpfexplain.launch`
+        started, with :data:`_BLOCKED` already blocked there."""
+        if started is None:
+            # Block before strace exists so that no Ctrl-C can slip between the two; the
+            # child gets the old mask back before it execs.
+            self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+        else:
+            self._old_mask = set(started.old_mask or ())
         try:
-            self.started = time.monotonic()
-            self.trace.start(restore_mask=self._old_mask)
+            if started is None:
+                self.started = time.monotonic()
+                self.trace.start(restore_mask=self._old_mask)
+            else:
+                self.started = started.started
+                self.trace.adopt(started)
             self.write_meta(None)
             self._watcher = threading.Thread(target=self._watch, name="signal-watcher",
                                              daemon=True)
@@ -1090,15 +788,22 @@ class LiveSession:
 
 
 _prestarted: LiveSession | None = None
-"""A session :mod:`bpfexplain.entry` started before typer was imported, for ``run``."""
+"""The session of the strace :mod:`bpfexplain.entry` started (through
+:func:`launch.prestart`) before typer was imported, for ``run``."""
 
 
-def prestart(config: RunConfig, strace: Strace) -> None:
-    """Start strace now for the ``run`` that typer will parse (see :mod:`bpfexplain.entry`)."""
+def adopt_prestarted() -> None:
+    """Take the pre-started strace over now, if there is one: its reader, waiter and
+    signal watcher threads start here, the earlier the better."""
     global _prestarted
-    session = LiveSession(config, strace)
-    session.__enter__()
-    _prestarted = session
+    started = launch.take_prestarted()
+    if started is not None:
+        session = LiveSession(RunConfig(command=list(started.command)), started.strace)
+        session._enter(started)
+        if _prestarted is None:
+            _prestarted = session
+        else:  # cannot happen (one pre-start per process): leave nothing running
+            session.__exit__(None, None, None)
 
 
 def open_session(config: RunConfig, strace: Strace) -> contextlib.AbstractContextManager[
@@ -1106,6 +811,7 @@ def open_session(config: RunConfig, strace: Strace) -> contextlib.AbstractContex
     """``run``'s session: the pre-started one when it was started for exactly this
     run, otherwise a new one (started on entering)."""
     global _prestarted
+    adopt_prestarted()
     session, _prestarted = _prestarted, None
     if session is not None:
         if session.config == config and session.trace.strace == strace:
@@ -1118,6 +824,7 @@ def abandon_prestarted() -> None:
     """A pre-started session that ``run`` never took (it cannot happen when the argv
     check is right): stop it, as a run that failed would stop."""
     global _prestarted
+    adopt_prestarted()
     session, _prestarted = _prestarted, None
     if session is not None:
         session.__exit__(None, None, None)

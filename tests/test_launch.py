@@ -1,0 +1,192 @@
+"""bpfexplain.launch: the way to strace's exec without subprocess, shutil, re or tempfile.
+
+Each stand-in is held to what it replaces: ``which`` to ``shutil.which``, the version
+reading to the regular expression it was, :class:`launch.Child` to ``Popen``'s waiting,
+and :func:`launch.spawn` to what ``Popen(close_fds=True, restore_signals=True)`` gave a
+child (fds, signal mask and dispositions, session).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bpfexplain import launch
+
+# Prints what a child got: open fds, blocked signals, session.  (Signal dispositions
+# are checked with cat: Python ignores SIGPIPE itself as it starts.)
+REPORT = r"""
+import json, os, signal
+print(json.dumps({
+    "fds": sorted(int(n) for n in os.listdir("/proc/self/fd")),
+    "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "own_session": os.getsid(0) == os.getpid(),
+}))
+"""
+
+
+def _report(**kwargs: object) -> dict[str, Any]:
+    read_end, write_end = os.pipe()
+    child = launch.spawn([sys.executable, "-I", "-S", "-c", REPORT],
+                         actions=[(os.POSIX_SPAWN_DUP2, write_end, 1)],
+                         **kwargs)  # type: ignore[arg-type]
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as out:
+        text = out.read().decode()
+    assert child.wait() == 0
+    report: dict[str, Any] = json.loads(text)
+    return report
+
+
+def test_spawn_gives_a_child_what_popen_gave() -> None:
+    leaked = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaked, True)  # inherited from our parent, say: Popen closed it
+    kept = os.open(os.devnull, os.O_RDONLY)  # not inheritable, but passed on purpose
+    try:
+        got = _report(keep=(kept,), mask={signal.SIGUSR1}, new_session=True)
+        assert kept in got["fds"] and leaked not in got["fds"]
+        assert got["blocked"] == [int(signal.SIGUSR1)]
+        assert got["own_session"]
+        assert not os.get_inheritable(kept)  # inheritable only for the spawn
+        # Without a mask the caller's goes on; without a session, ours; nothing kept.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+        try:
+            plain = _report()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        assert kept not in plain["fds"] and leaked not in plain["fds"]
+        assert int(signal.SIGUSR2) in plain["blocked"]
+        assert not plain["own_session"]
+        # An empty mask is a mask: everything unblocked.
+        assert _report(mask=set())["blocked"] == []
+    finally:
+        os.close(leaked)
+        os.close(kept)
+
+
+def test_spawn_restores_the_signals_python_ignores() -> None:
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # Python's own start-up
+    read_end, write_end = os.pipe()
+    child = launch.spawn(["/bin/cat", "/proc/self/status"],
+                         actions=[(os.POSIX_SPAWN_DUP2, write_end, 1)])
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as out:
+        status = out.read().decode()
+    assert child.wait() == 0
+    m = re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.M)
+    assert m is not None, status
+    ignored = int(m.group(1), 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored >> (sig - 1) & 1, sig
+
+
+def test_spawn_reports_a_missing_program() -> None:
+    with pytest.raises(OSError):
+        launch.spawn(["/nonexistent/bpfexplain-test"])
+
+
+@pytest.mark.parametrize("name", ["sh", "strace", "python3", "no-such-bpfexplain-program",
+                                  "/bin/sh", "/bin", "./tests", "", "/etc/passwd"])
+@pytest.mark.parametrize("path", [None, "", "/usr/bin:/bin", "/nonexistent::/bin:/bin",
+                                  "/etc"])
+def test_which_is_shutils(name: str, path: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if path is None:
+        monkeypatch.delenv("PATH", raising=False)
+    else:
+        monkeypatch.setenv("PATH", path)
+    assert launch.which(name) == shutil.which(name)
+
+
+BANNER = re.compile(r"version (\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@pytest.mark.parametrize("banner", [
+    "strace -- version 6.1", "strace -- version 5.10.0", "strace -- version 6.1.2.3",
+    "strace -- version 6", "strace -- version 6.", "version x.1 version 4.17",
+    "strace version 4.26-git", "strace -- version ", "custom", "", "version 10.20.",
+    "version 1.2.3a", "version 7.x.1",
+])
+def test_version_is_read_as_the_expression_read_it(banner: str) -> None:
+    m = BANNER.search(banner)
+    expected = tuple(int(g) for g in m.groups() if g is not None) if m else None
+    assert launch.version_in(banner) == expected
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_strace_version_is_the_binarys() -> None:
+    out = subprocess.run(["strace", "-V"], capture_output=True, text=True, check=True).stdout
+    found = launch._ask_strace(shutil.which("strace") or "")
+    assert found.version_text == out.splitlines()[0]
+    assert found == launch._ask_strace(found.path)  # a value, compared by its fields
+    assert hash(found) == hash(launch._ask_strace(found.path))
+
+
+def test_child_waits_like_popen() -> None:
+    child = launch.spawn(["/bin/sh", "-c", "sleep 0.3; exit 7"])
+    assert child.poll() is None
+    with pytest.raises(launch.TimedOut):
+        child.wait(0.05)
+    # One thread blocks in wait, another polls and waits with a timeout meanwhile.
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(child.wait()))
+    waiter.start()
+    time.sleep(0.05)
+    assert child.poll() is None  # the waiter holds the reaping: "still running"
+    assert child.wait(5) == 7
+    waiter.join(5)
+    assert got == [7] and child.poll() == 7 and child.returncode == 7
+
+
+def test_child_status_of_a_signal_is_negative() -> None:
+    child = launch.spawn(["/bin/sleep", "30"])
+    child.kill()
+    assert child.wait(5) == -signal.SIGKILL
+    child.kill()  # gone: nothing is sent (its pid may be reused)
+
+
+def test_private_dir_is_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    made = Path(launch.private_dir("bpfexplain-"))
+    assert made.parent == tmp_path and made.name.startswith("bpfexplain-")
+    assert made.stat().st_mode & 0o777 == 0o700
+    assert launch.private_dir("bpfexplain-") != str(made)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    assert Path(launch.private_dir("bpfexplain-")).parent != tmp_path / "missing"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_without_a_watchdog_strace_dies_with_us(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the watchdog cannot start, strace is forked with a parent-death signal."""
+    strace = launch.find_strace()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    started = launch.start(strace, ["/bin/true"])
+    try:
+        assert started.watchdog.proc is None
+        status = open(f"/proc/{started.proc.pid}/status").read()  # noqa: SIM115
+        assert re.search(r"^SigBlk:\s*0+$", status, re.M), status
+        assert started.proc.wait(10) == 0
+    finally:
+        started.watchdog.stand_down()
+        for fd in (started.rfd, started.wfd):
+            os.close(fd)
+        shutil.rmtree(started.dir, ignore_errors=True)
+
+
+def test_no_module_the_way_to_exec_avoids_is_loaded() -> None:
+    code = ("import sys; before = set(sys.modules); import bpfexplain.launch; "
+            "print(sorted(set(sys.modules) - before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == str(["__future__", "bpfexplain", "bpfexplain.errors",
+                               "bpfexplain.launch", "bpfexplain.traced"])
