@@ -33,11 +33,13 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, Literal, overload
+from typing import TYPE_CHECKING, BinaryIO, Literal, overload
 
 from bpfexplain.traced import TRACED
 from bpfexplain.values import MAP_READS, MapReads
+
+if TYPE_CHECKING:
+    from pathlib import Path  # at run time only where files are opened (not run's pipe)
 
 # Syscalls the explainer uses (written once, in bpfexplain.traced: the tracker's own
 # plus every attach route's).  Everything else is counted and skipped unparsed.
@@ -706,6 +708,7 @@ class _ReopeningFile(io.RawIOBase):
 def open_inputs(paths: list[str]) -> list[tuple[str, BinaryIO]]:
     """Open input paths (``-`` is stdin) for binary reading; one-line errors on failure."""
     import sys
+    from pathlib import Path
 
     from bpfexplain.errors import InputError
 

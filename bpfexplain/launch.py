@@ -684,6 +684,24 @@ def private_dir(prefix: str) -> str:
     raise last or FileNotFoundError("no usable temporary directory")
 
 
+def remove_dir(path: str) -> None:
+    """Remove a :func:`private_dir` and what it holds (``shutil.rmtree(path,
+    ignore_errors=True)`` for a folder of plain entries, as ours is: the FIFO)."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 class Started:
     """strace running, as :func:`start` left it: the pieces live.LiveTrace takes over."""
 
@@ -748,11 +766,7 @@ def start(strace: Strace, command: list[str], *, pid: int | None = None, save_fd
         for fd in (rfd, wfd):
             if fd >= 0:
                 os.close(fd)
-        try:
-            os.unlink(fifo)
-        except OSError:
-            pass
-        os.rmdir(folder)
+        remove_dir(folder)
         raise
     return Started(strace, list(command), pid, argv, folder, rfd, wfd, watchdog, proc, None)
 

@@ -46,12 +46,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import queue
 import re
-import shutil
 import signal
 import threading
 import time
+from _queue import SimpleQueue  # queue.SimpleQueue itself, without queue.py's imports
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -253,7 +252,7 @@ def traced_by(tracer: int) -> set[int]:
 class _ChunkReader(io.RawIOBase):
     """A raw stream over chunks a reader thread queues; an empty chunk is end of file."""
 
-    def __init__(self, chunks: queue.SimpleQueue[bytes]):
+    def __init__(self, chunks: SimpleQueue[bytes]):
         super().__init__()
         self._chunks = chunks
         self._rest = b""
@@ -314,7 +313,7 @@ class LiveTrace:
         self._dir: str | None = None
         self._rfd: int | None = None
         self._wfd: int | None = None
-        self._chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._chunks: SimpleQueue[bytes] = SimpleQueue()
         self._reader: threading.Thread | None = None
         self._waiter: threading.Thread | None = None
         self._save: BinaryIO | None = None
@@ -367,7 +366,7 @@ class LiveTrace:
             if not self.bytes_read and self._dir is not None:
                 # strace has the FIFO open now: its name is no longer needed, and gone
                 # now it cannot outlive a bpfexplain that gets SIGKILLed.
-                shutil.rmtree(self._dir, ignore_errors=True)
+                launch.remove_dir(self._dir)
             self.bytes_read += len(chunk)
             self.last_output = time.monotonic()
             if self._save is not None:
@@ -523,7 +522,7 @@ class LiveTrace:
             self._save.close()
             self._save = None
         if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            launch.remove_dir(self._dir)
             self._dir = None
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bpfexplain.framing import Stats
 from bpfexplain.resolve import Resolver, sidecar_candidates
@@ -17,12 +16,17 @@ from bpfexplain.tracking import Action, Tracker, looks_like_probe_prog
 from bpfexplain.tracking.probes import looks_like_load_probe
 from bpfexplain.values import Tracked
 
+if TYPE_CHECKING:
+    from pathlib import Path  # at run time only for a log's sidecar (run has none)
+
 
 def sidecar_for(path: str) -> Path | None:
     """``trace.log`` → ``trace.log.meta.json`` or ``trace.meta.json``, the first that
     exists (see :func:`bpfexplain.resolve.sidecar_candidates`)."""
     for candidate in sidecar_candidates(path):
         if os.path.lexists(candidate):
+            from pathlib import Path
+
             return Path(candidate)
     return None
 

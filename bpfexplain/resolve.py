@@ -17,15 +17,17 @@ from, in order of trust:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpfexplain.errors import InputError
 from bpfexplain.origin import BTF_PATH, LocalKind, LogOrigin
 from bpfexplain.traced import TRACEFS_ROOTS as TRACEFS_ROOTS
+
+if TYPE_CHECKING:
+    from pathlib import Path  # at run time only where this machine's files are read
 
 PMU_ROOT = "/sys/bus/event_source/devices"
 
@@ -199,6 +201,8 @@ class Resolver:
         if raw is None:
             return False
         try:
+            import json  # only a --save run's sidecar: a live story has none
+
             data = json.loads(raw.decode("utf-8"))
         except RecursionError:
             raise InputError(f"{path}: bad sidecar: nested too deeply") from None
@@ -329,6 +333,7 @@ def _bytes(content: str) -> bytes:
 
 def tracefs_root() -> Path | None:
     import os
+    from pathlib import Path
 
     for root in TRACEFS_ROOTS:
         # os.path.isdir answers False where tracefs is root-only; Path.is_dir raises.
@@ -358,6 +363,8 @@ def read_local_tracepoints() -> dict[int, str]:
 
 def read_local_pmus() -> dict[int, str]:
     out: dict[int, str] = {}
+    from pathlib import Path
+
     for type_file in Path(PMU_ROOT).glob("*/type"):
         try:
             out[int(type_file.read_text().strip())] = type_file.parent.name
@@ -370,6 +377,8 @@ def read_local_interfaces() -> dict[int, str]:
     """This machine's (this network namespace's) interfaces: ifindex → name."""
     out: dict[int, str] = {}
     try:
+        from pathlib import Path
+
         entries = list(Path("/sys/class/net").glob("*/ifindex"))
     except OSError:
         return out

@@ -11,11 +11,11 @@ same ``run``, carries on here without importing typer at all.  Everything heavy
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import tempfile
+    from pathlib import Path
 
     from bpfexplain.live import RunConfig, Strace
     from bpfexplain.logtext import LogText

@@ -16,7 +16,6 @@ look alike.  Each output context has one escape, built on the same character cla
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -62,4 +61,6 @@ def json_text(data: Any, **options: Any) -> str:
     written as a ``\\u`` escape: the same data for a JSON reader, nothing raw for a
     terminal.  Such characters only occur inside JSON strings, so the result stays
     valid JSON."""
+    import json  # not at import: a text story (run's usual end) never writes JSON
+
     return _CONTROL.sub(_json_escape, json.dumps(data, ensure_ascii=False, **options))

@@ -280,7 +280,7 @@ def test_story_exports(tmp_path: Path) -> None:
 
 def test_missing_graphviz_is_one_clear_error(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bpfexplain.render.export.shutil.which", lambda _name: None)
+    monkeypatch.setattr("shutil.which", lambda _name: None)  # export imports it where used
     with pytest.raises(export.ExportError, match="Graphviz 'dot' is not installed"):
         export.write_output(fixture_story("seed.log"), "dot", tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()

@@ -182,3 +182,24 @@ def test_parsing_yields_the_cpu_to_the_loader_but_not_the_pipe_reader() -> None:
     assert during == min(before + live.PARSER_NICENESS, 19)
     assert reader_nice == before
     assert after == before
+
+
+LIGHT_RUN = ("import atexit, sys\n"
+             "atexit.register(lambda: print('MODULES', *sorted(sys.modules), file=sys.stderr))\n"
+             "sys.argv = ['bpfexplain', 'run', '--', '/bin/true']\n"
+             "from bpfexplain.entry import main\n"
+             "main()\n")
+
+
+@pytest.mark.live
+def test_a_small_runs_story_loads_no_file_or_process_machinery() -> None:
+    """A run whose story is told on the terminal opens no file by name, starts no
+    process after strace and writes no JSON: pathlib, shutil, subprocess, json and
+    tempfile (and queue.py) stay unloaded; each would cost the run milliseconds."""
+    proc = subprocess.run([sys.executable, "-c", LIGHT_RUN], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
+    modules = set(line.split()[1:])
+    assert {"bpfexplain.story", "rich.console"} <= modules  # the story was told
+    assert not {"pathlib", "shutil", "subprocess", "json", "tempfile", "queue"} & modules

@@ -11,19 +11,19 @@
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bpfexplain.errors import EnvironmentProblem
 from bpfexplain.text import safe
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bpfexplain.story import Story
 
-# The picture and file-writing modules are imported where they are used: a terminal
-# story (run's end, the step that decides when it can exit) needs neither.
+# The picture and file-writing modules (and shutil, subprocess, pathlib) are imported
+# where they are used: a terminal story (run's end, the step that decides when it can
+# exit) needs none of them.
 
 PICTURE_FORMATS = ("dot", "mermaid")
 STORY_WIDTH = 100
@@ -50,6 +50,9 @@ def export_kind(output: Path, fmt: str) -> str:
 def render_graph(story: Story, output: Path, image: str, *,
                  dot_binary: str = "dot") -> None:
     """Render the story's picture to ``output`` as ``svg`` or ``png`` with Graphviz."""
+    import shutil
+    import subprocess
+
     found = shutil.which(dot_binary)
     if found is None:
         raise ExportError(f"cannot render {output.name}: Graphviz 'dot' is not installed "
