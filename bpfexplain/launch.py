@@ -10,15 +10,15 @@ ours; no ``subprocess``, ``threading``, ``re``, ``dataclasses``, ``tempfile`` or
 the started strace over (reader thread, signal watcher, the story) once it is
 imported, while the loader already runs.
 
-Processes are started with ``posix_spawn`` (vfork and exec in the C library, no
-Python code in the child) instead of ``subprocess.Popen(preexec_fn=...)``, which
-forks the whole interpreter and runs Python in the child.  What the child gets is
-what ``Popen`` gave it: the signal mask it is handed, default dispositions for the
-signals Python ignores (``SIGPIPE``, ``SIGXFSZ``: ``restore_signals``), only fds 0-2
-and the ones passed on purpose (``close_fds``), a session of its own for the
-watchdog (``start_new_session``).  Only when the watchdog cannot start is strace
-started the old way, forked with a parent-death signal, which ``posix_spawn``
-cannot set.
+The watchdog and ``strace -V`` are started with ``posix_spawn`` (vfork and exec in
+the C library); strace itself with a plain fork and exec and a few lines of Python
+in the child (:func:`fork_exec`), because glibc's ``posix_spawn`` leaves its two
+internal signals (32 and 33) *ignored* in the child, and strace would hand that on
+to the traced command.  Either way the child gets what ``subprocess.Popen`` gave it:
+the signal mask it is handed, default dispositions for the signals Python ignores
+(``SIGPIPE``, ``SIGXFSZ``: ``restore_signals``), only fds 0-2 and the ones passed on
+purpose (``close_fds``), a session of its own for the watchdog
+(``start_new_session``); and, with no watchdog, a parent-death signal.
 """
 
 # ruff: noqa: SIM105  (try/except/pass: contextlib is one of the imports avoided here)
@@ -454,15 +454,19 @@ def spawn(argv: list[str], *, actions: list[tuple[object, ...]] | None = None,
     return Child(pid)
 
 
-def _fork_with_death_signal(argv: list[str], mask: Iterable[int]) -> Child:
-    """Start strace so that it dies with us (no watchdog to outlive us: see live.py).
+def fork_exec(argv: list[str], mask: Iterable[int], *, dies_with_us: bool) -> Child:
+    """Start ``argv[0]`` (a path) as :func:`spawn` would, by fork and exec: with
+    ``dies_with_us``, also with ``PR_SET_PDEATHSIG`` (strace when there is no watchdog
+    to outlive us: see live.py).
 
-    ``posix_spawn`` cannot ask for a parent-death signal, so this forks, sets the
-    mask, the signal defaults and ``PR_SET_PDEATHSIG``, closes what ``Popen`` would
-    close and execs; an exec failure comes back through a close-on-exec pipe."""
-    import ctypes  # loaded before the fork: the child only calls into it
+    The child sets the mask, the signal defaults (and the death signal), closes what
+    ``Popen`` would close and execs; an exec failure comes back through a
+    close-on-exec pipe."""
+    libc = None
+    if dies_with_us:
+        import ctypes  # loaded before the fork: the child only calls into it
 
-    libc = ctypes.CDLL(None)
+        libc = ctypes.CDLL(None)
     close = _inherited_fds(())
     report_r, report_w = os.pipe()
     pid = os.fork()
@@ -471,7 +475,8 @@ def _fork_with_death_signal(argv: list[str], mask: Iterable[int]) -> Child:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
             for sig in _RESTORED:
                 _signal.signal(sig, _signal.SIG_DFL)
-            libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+            if libc is not None:
+                libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
             for fd in close:
                 try:
                     os.close(fd)
@@ -751,12 +756,9 @@ def start(strace: Strace, command: list[str], *, pid: int | None = None, save_fd
         watchdog = Watchdog(rfd, save_fd, attach)
         mask = set(restore_mask)
         try:
-            if watchdog.proc is not None:
-                # strace must outlive a killed bpfexplain for a moment: the watchdog
-                # finds the tracees through it.
-                proc = spawn(argv, mask=mask)
-            else:
-                proc = _fork_with_death_signal(argv, mask)  # without one, it dies with us
+            # With a watchdog, strace must outlive a killed bpfexplain for a moment: the
+            # watchdog finds the tracees through it.  Without one, it dies with us.
+            proc = fork_exec(argv, mask, dies_with_us=watchdog.proc is None)
         except OSError as exc:
             raise EnvironmentProblem(f"cannot start {strace.path}: {exc.strerror}") from None
         watchdog.watch(proc.pid)

@@ -32,8 +32,8 @@ Shapes chosen, and why:
   would leave a loader's programs attached with nobody watching.  The watchdog (see
   ``launch.WATCHDOG``) kills what strace traces, then strace, and saves strace's last
   lines.  ``--kill-on-exit`` is passed as well where strace has it.
-* **strace is started by :mod:`bpfexplain.launch`**, which imports next to nothing, with
-  ``posix_spawn``: ``run``'s pre-start (:mod:`bpfexplain.entry`) gets to strace's exec
+* **strace is started by :mod:`bpfexplain.launch`**, which imports next to nothing
+  (and no ``subprocess``): ``run``'s pre-start (:mod:`bpfexplain.entry`) gets to strace's exec
   before this module (threads, dataclasses, subprocess) is even imported, and this
   module takes the running strace over (:func:`adopt_prestarted`).  Signals are
   blocked from before the spawn, so none is lost in between.

@@ -91,6 +91,42 @@ def test_spawn_restores_the_signals_python_ignores() -> None:
         assert not ignored >> (sig - 1) & 1, sig
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_the_traced_command_ignores_no_signal(tmp_path: Path) -> None:
+    """Python ignores SIGPIPE and SIGXFSZ, glibc's posix_spawn leaves its internal
+    signals 32 and 33 ignored in its child: the command under strace gets none of
+    that (as with Popen)."""
+    out = tmp_path / "status"
+    strace = launch.find_strace()
+    started = launch.start(strace, ["/bin/sh", "-c", f"grep -E 'Sig(Ign|Blk)' /proc/self/status > {out}"],
+                           restore_mask={signal.SIGUSR1})
+    try:
+        assert started.proc.wait(20) == 0
+    finally:
+        started.watchdog.stand_down()
+        for fd in (started.rfd, started.wfd):
+            os.close(fd)
+        launch.remove_dir(started.dir)
+    status = out.read_text()
+    assert re.search(r"^SigIgn:\s*0+$", status, re.M), status
+
+
+def test_fork_exec_gives_a_child_what_popen_gave(capfd: pytest.CaptureFixture[str]) -> None:
+    leaked = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaked, True)
+    try:
+        child = launch.fork_exec([sys.executable, "-I", "-S", "-c", REPORT],
+                                 {signal.SIGUSR1}, dies_with_us=False)
+        assert child.wait(20) == 0
+    finally:
+        os.close(leaked)
+    got = json.loads(capfd.readouterr().out)
+    assert leaked not in got["fds"] and got["fds"][:3] == [0, 1, 2]
+    assert got["blocked"] == [int(signal.SIGUSR1)] and not got["own_session"]
+    with pytest.raises(OSError):
+        launch.fork_exec(["/nonexistent/bpfexplain-test"], set(), dies_with_us=False)
+
+
 def test_spawn_reports_a_missing_program() -> None:
     with pytest.raises(OSError):
         launch.spawn(["/nonexistent/bpfexplain-test"])
@@ -180,7 +216,7 @@ def test_without_a_watchdog_strace_dies_with_us(monkeypatch: pytest.MonkeyPatch)
         started.watchdog.stand_down()
         for fd in (started.rfd, started.wfd):
             os.close(fd)
-        shutil.rmtree(started.dir, ignore_errors=True)
+        launch.remove_dir(started.dir)
 
 
 def test_no_module_the_way_to_exec_avoids_is_loaded() -> None:
