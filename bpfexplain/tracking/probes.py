@@ -312,10 +312,11 @@ _REFUSED_KIND = ("the kernel refused this kind of program here; other loads went
                  "CAP_PERFMON, and a kernel may not support this attach type)")
 """Why a probe's load was refused with EPERM when the loader went on loading."""
 
-_AFTER_LOADS = ("; this loader had loaded other programs before, so bpf() itself is "
-                "allowed: it is this kind of program that was refused (tracing programs "
-                "also need CAP_PERFMON, and a kernel may not support this attach type)")
-"""What an EPERM load means after the same loader's programs loaded."""
+_AFTER_LOADS = ("not allowed for this kind of program: this loader had loaded other "
+                "programs before, so bpf() itself is allowed (tracing programs also need "
+                "CAP_PERFMON, and a kernel may not support this attach type)")
+"""What an EPERM load means after the same loader's programs loaded: it replaces the
+generic "needs root" reading, which those earlier loads rule out."""
 
 
 def _loaded_before(objects: list[Obj], failure: Failure) -> bool:
@@ -414,9 +415,8 @@ def classify_probes(objects: list[Obj], attachments: list[Attachment], pins: lis
         if failure.errno == "EPERM" and failure.call != "openat":
             # Not even allowed to probe: that is the user's real problem.
             failure.probe = False
-            if failure.call == "BPF_PROG_LOAD" and _AFTER_LOADS not in failure.why \
-                    and _loaded_before(objects, failure):
-                failure.why += _AFTER_LOADS
+            if failure.call == "BPF_PROG_LOAD" and _loaded_before(objects, failure):
+                failure.why = _AFTER_LOADS
         elif subject is not None and subject.kind == "prog" and subject.probe:
             failure.probe = True
             if failure.call == "BPF_LINK_CREATE":
