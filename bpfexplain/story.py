@@ -229,6 +229,10 @@ class _Builder:
             if call in _ATTACH_CALLS:
                 return "attach"
             if call.startswith("BPF_MAP_"):
+                if failure.expected and action.obj is not None and action.obj.kind == "map":
+                    # The ENOENT that ends a walk (or finds no key) belongs with the
+                    # walk, in the phase its map reads are in.
+                    return "results" if after_stop else "run"
                 return "results" if after_stop else "maps"
             if call == "BPF_OBJ_PIN":
                 return "pin"
@@ -691,10 +695,17 @@ class _Builder:
             return Step(lines, ((f"switched off {plural(len(run), 'perf event')} with "
                                  "PERF_EVENT_IOC_DISABLE: fds ", None),
                                 (", ".join(str(o.fd) for o in objs), "fd")), kind, **where)
-        if kind == "map_op":
-            ops = _ops_of(run)
-            return Step(lines, ((", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
-                                 None), *name_spans(objs[0])), kind, **where)
+        if all(_walk_map(a) is not None for a in run):
+            ops = _ops_of([a for a in run if a.kind == "map_op"])
+            ends = [a.failure for a in run if a.failure is not None]
+            for f in ends:
+                ops[f.call.replace("BPF_MAP_", "")] += 1
+            walk: list[Span] = [(", ".join(f"{n} {op}" for op, n in ops.items()) + " on ",
+                                 None), *name_spans(objs[0])]
+            if ends:
+                walk.append((f" ({plural(len(ends), 'ENOENT')}, normal: no more keys, or a "
+                             "key not in the map)", "dim"))
+            return Step(lines, tuple(walk), "map_op", **where)
         if kind == "info" and objs:
             return Step(lines, ((f"asked the kernel {len(run)} times for information on ",
                                  None), *name_spans(objs[0]),
@@ -1382,7 +1393,21 @@ def _join(groups: list[Spans]) -> Spans:
     return tuple(out)
 
 
+def _walk_map(a: Action) -> int | None:
+    """The map a plain map read or its expected failure (a walk's ENOENT) is about."""
+    if a.obj is None or a.obj.kind != "map":
+        return None
+    if a.kind == "map_op" and a.detail.get("perf") is None:
+        return id(a.obj)
+    if a.kind == "failure" and a.failure is not None and a.failure.expected:
+        return id(a.obj)
+    return None
+
+
 def _same_group(a: Action, b: Action) -> bool:
+    walk = _walk_map(a)
+    if walk is not None and walk == _walk_map(b):
+        return True  # a walk and the ENOENTs that end it are told as one step
     if a.kind != b.kind or a.kind not in ("close", "disable", "map_op", "failure", "info"):
         return False
     if a.kind == "info":
