@@ -31,13 +31,24 @@ def spans_text(spans: Spans) -> Text:
 
 
 CITE_WIDTH = 9
-"""Width of the line-reference column; longer references wrap inside it."""
+"""Least width of the line-reference column; lists of references wrap inside it."""
+
+MAX_CITE_WIDTH = 15
+"""Widest the column grows so that one reference (``L12345-12399,``) is not cut."""
+
+
+def _cite_width(cites: list[str]) -> int:
+    """A column as wide as the longest single reference (lists wrap at their spaces),
+    so that a long line number is never folded in the middle (``L2794-280`` / ``5``)."""
+    longest = max((len(word) for c in cites for word in c.split()), default=0)
+    return max(CITE_WIDTH, min(longest, MAX_CITE_WIDTH))
 
 
 def _steps_grid(steps: tuple[Step, ...] | list[Step]) -> Table:
     """Steps as two columns, line references and text, so wrapped text stays aligned."""
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=CITE_WIDTH, style="line", overflow="fold")
+    grid.add_column(width=_cite_width([cite(s.lines) for s in steps]), style="line",
+                    overflow="fold")
     grid.add_column(ratio=1)
     for step in steps:
         body = spans_text(step.text)
@@ -83,7 +94,8 @@ def _tree(nodes: tuple[Node, ...]) -> Tree:
 
 def _problems_grid(problems: list[Problem]) -> Table:
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=CITE_WIDTH, style="line", overflow="fold")
+    grid.add_column(width=_cite_width([cite(p.lines) for p in problems]), style="line",
+                    overflow="fold")
     grid.add_column(ratio=1)
     for problem in problems:
         parts: list[RenderableType] = [spans_text(problem.text), Text(safe(problem.why))]
