@@ -69,17 +69,28 @@ _SHARED = ("prog_type", "prog_name", "insn_cnt", "license", "expected_attach_typ
            "map_type", "map_name", "key_size", "value_size", "max_entries", "type", "config")
 
 
+def machine_wide(what: str) -> bool:
+    """An object or failure of a walk over the kernel's ids (bpftrace walks every BTF
+    object: BTF_GET_NEXT_ID, then BTF_GET_FD_BY_ID and its info): how many there are
+    depends on what other processes have loaded at that moment, not on the backend."""
+    return "GET_FD_BY_ID" in what or "GET_NEXT_ID" in what
+
+
 def graph(lc: Lifecycle) -> dict[str, Any]:
-    """The tracker's view without what differs between two runs (fds, pids, lines)."""
+    """The tracker's view without what differs between two runs (fds, pids, lines,
+    the machine's other eBPF objects)."""
     objects = []
     for o in lc.objects:
+        if machine_wide(o.via):
+            continue
         if o.kind in ("prog", "map", "perf_event", "link", "btf", "raw_tracepoint", "pinned"):
             attrs = {k: v for k, v in o.attrs.items() if k in _SHARED}
             objects.append((o.kind, o.name, o.probe, o.end, attrs, len(o.attachments),
                             sorted(m.name for m in o.maps if o.kind != "prog")))
     attachments = [(a.prog.name, a.via, a.attach_type, a.enabled, a.end)
                    for a in lc.attachments]
-    failures = [(f.call, f.errno, f.probe) for f in lc.failures if f.call != "openat"]
+    failures = [(f.call, f.errno, f.probe) for f in lc.failures
+                if f.call != "openat" and not machine_wide(f.call)]
     return {"objects": objects, "attachments": attachments, "failures": failures}
 
 
