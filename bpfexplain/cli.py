@@ -329,20 +329,10 @@ def run(
 def _run_deep(command: list[str], *, duration: float | None, quiet_live: bool, detail: str,
               fmt: str, output: Path | None, color: bool | None) -> None:
     """``run --deep``: the ptrace backend feeds the same tracker and story."""
-    from bpfexplain import live
-    from bpfexplain.render import export  # noqa: F401  (see below)
-    from bpfexplain.render.text import make_console
-    from bpfexplain.runner import emit_story
+    from bpfexplain.runner import deep_and_explain
 
-    # The story writer is imported above, before the trace: when run --deep was
-    # pre-started (bpfexplain.deep.split) the command is running already, and the
-    # wait after it ends is then only building and writing the story (~25 ms less).
-
-    view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
-                         files=["<ptrace>"])
-    status = live.run_deep(command, view, duration=duration)
-    emit_story(view.story(detail), fmt, output, color)
-    raise typer.Exit(status)
+    raise typer.Exit(deep_and_explain(command, duration=duration, fmt=fmt, output=output,
+                                      color=color, quiet_live=quiet_live, detail=detail))
 
 
 DEMO_EPILOG = """\

@@ -92,18 +92,28 @@ def _prestart(command: list[str]) -> bool:
     return launch.prestart(command)
 
 
-def run_prestarted(options: Prestart) -> int:
-    """The rest of a pre-started ``run``, as typer's ``run`` would carry it out for
-    this argv (tests/test_entry.py holds the two to the same call), with the exit
-    status and error reporting of typer's standalone mode and :func:`cli.main`."""
+def run_prestarted(options: Prestart, *, deep: bool = False) -> int:
+    """The rest of a pre-started ``run`` (``deep``: ``run --deep``), as typer's ``run``
+    would carry it out for this argv (tests/test_entry.py and tests/test_deep_split.py
+    hold the two to the same call), with the exit status and error reporting of
+    typer's standalone mode and :func:`cli.main`."""
     import errno
 
-    from bpfexplain import live
     from bpfexplain.errors import BpfexplainError
-    from bpfexplain.runner import echo_err, trace_and_explain
+    from bpfexplain.runner import echo_err
 
     try:
         try:
+            if deep:
+                from bpfexplain.runner import deep_and_explain
+
+                return deep_and_explain(
+                    list(options.command), duration=None, fmt=options.fmt, output=None,
+                    color=options.color, quiet_live=options.quiet_live,
+                    detail=options.detail)
+            from bpfexplain import live
+            from bpfexplain.runner import trace_and_explain
+
             return trace_and_explain(
                 live.RunConfig(command=list(options.command)), live.find_strace(),
                 fmt=options.fmt, output=None, color=options.color,
@@ -153,15 +163,21 @@ def _silence_stdout() -> None:
 
 
 def prestart_deep_command(argv: list[str]) -> list[str] | None:
-    """The command to pre-start under ``run --deep`` (one ``--deep`` among the options
-    :func:`prestart_command` accepts), or None."""
+    """The command to pre-start under ``run --deep``, or None."""
+    found = prestart_deep_options(argv)
+    return found.command if found is not None else None
+
+
+def prestart_deep_options(argv: list[str]) -> Prestart | None:
+    """What to pre-start under ``run --deep`` (one ``--deep`` among the options
+    :func:`prestart_options` accepts), or None."""
     if "--" not in argv:
         return None
     options = argv[:argv.index("--")]
     if options.count("--deep") != 1 or options.index("--deep") == 0:
         return None
     at = options.index("--deep")
-    return prestart_command(argv[:at] + argv[at + 1:])
+    return prestart_options(argv[:at] + argv[at + 1:])
 
 
 def exit_now(status: int) -> None:
@@ -188,14 +204,13 @@ def exit_now(status: int) -> None:
 
 
 def main() -> None:
-    deep = prestart_deep_command(sys.argv[1:])
+    deep = prestart_deep_options(sys.argv[1:])
     if deep is not None:
         from bpfexplain.deep import split
 
-        if split.prestart(deep):  # the tracer never returns, the explainer goes on
-            from bpfexplain.cli import main as cli_main
-
-            split.explain(cli_main)
+        if split.prestart(deep.command):  # the tracer never returns, the explainer goes on
+            # typer is proven to parse this argv as exactly this run --deep, as above.
+            split.explain(lambda: run_prestarted(deep, deep=True))
     options = prestart_options(sys.argv[1:])
     if options is not None and _prestart(options.command):
         # typer is proven to parse this argv as exactly this run: it has nothing to

@@ -73,6 +73,25 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
     return outcome.status
 
 
+def deep_and_explain(command: list[str], *, duration: float | None, fmt: str,
+                     output: Path | None, color: bool | None, quiet_live: bool,
+                     detail: str) -> int:
+    """``run --deep``: the ptrace backend (the pre-started trace when there is one for
+    ``command``) feeds the same tracker and story; the command's exit status."""
+    from bpfexplain import live
+    from bpfexplain.render import export  # noqa: F401  (see below)
+    from bpfexplain.render.text import make_console
+
+    # The story writer is imported above, before the trace: when run --deep was
+    # pre-started (bpfexplain.deep.split) the command is running already, and the
+    # wait after it ends is then only building and writing the story (~25 ms less).
+    view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
+                         files=["<ptrace>"])
+    status = live.run_deep(command, view, duration=duration)
+    emit_story(view.story(detail), fmt, output, color)
+    return status
+
+
 def write_page(story: Story, log: LogText | None, output: Path | None) -> None:
     """``--format html``: the page to ``--output FILE`` (whatever its name) or stdout."""
     from bpfexplain.render.export import write_text

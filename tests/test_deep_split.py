@@ -20,11 +20,12 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from bpfexplain import entry, live
+from bpfexplain import entry
 from bpfexplain.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,35 +53,55 @@ SHAPES: list[list[str]] = [
 ]
 
 
-class _Reached(Exception):
-    def __init__(self, command: list[str], duration: float | None):
+class _Reached(BaseException):
+    """A run got as far as tracing with the ptrace backend.  Not an Exception: neither
+    the CLI's nor the entry point's error handling may take it for an error."""
+
+    def __init__(self, command: list[str], options: dict[str, Any]):
         super().__init__("reached")
         self.command = command
-        self.duration = duration
+        self.options = options
 
 
-def _typer_deep_command(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> list[str] | None:
-    """The command typer's ``run`` hands the ptrace backend, or None if it never does."""
+def _stop_at_the_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bpfexplain import runner
 
-    def run_deep(command: list[str], view: object, *, duration: float | None = None) -> int:
-        raise _Reached(command, duration)
+    def deep_and_explain(command: list[str], **options: Any) -> int:
+        raise _Reached(command, options)
 
-    monkeypatch.setattr(live, "run_deep", run_deep)
-    result = CliRunner().invoke(app, argv)
-    if isinstance(result.exception, _Reached):
-        assert result.exception.duration is None
-        return result.exception.command
+    monkeypatch.setattr(runner, "deep_and_explain", deep_and_explain)
+
+
+def _typer_deep_run(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> _Reached | None:
+    """How typer's ``run`` would trace ``argv`` with the ptrace backend, or None if it
+    never would."""
+    _stop_at_the_trace(monkeypatch)
+    try:
+        CliRunner().invoke(app, argv)
+    except _Reached as reached:
+        return reached
     return None
 
 
 @pytest.mark.parametrize("argv", SHAPES, ids=" ".join)
 def test_deep_prestart_only_where_typer_agrees(argv: list[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    command = entry.prestart_deep_command(argv)
-    if command is not None:
-        assert _typer_deep_command(argv, monkeypatch) == command
-        # and the strace pre-start leaves it alone
-        assert entry.prestart_command(argv) is None
+    options = entry.prestart_deep_options(argv)
+    assert entry.prestart_deep_command(argv) == (options.command if options else None)
+    if options is None:
+        return
+    typer_way = _typer_deep_run(argv, monkeypatch)
+    assert typer_way is not None, "pre-started, but typer's run would not trace"
+    assert typer_way.command == options.command
+    assert typer_way.options["duration"] is None
+    # The explainer then carries on without typer: with exactly typer's options.
+    _stop_at_the_trace(monkeypatch)
+    with pytest.raises(_Reached) as own_way:
+        entry.run_prestarted(options, deep=True)
+    assert own_way.value.command == typer_way.command
+    assert own_way.value.options == typer_way.options
+    # and the strace pre-start leaves it alone
+    assert entry.prestart_command(argv) is None
 
 
 def test_deep_shapes_exercise_both_ways() -> None:

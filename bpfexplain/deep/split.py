@@ -203,8 +203,9 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-def explain(main: Callable[[], object]) -> NoReturn:
-    """Run the CLI in the explainer, then leave at once with its exit status.
+def explain(main: Callable[[], int]) -> NoReturn:
+    """Run ``run --deep``'s explaining side in the explainer (``main`` returns the exit
+    status, or raises SystemExit as the CLI does), then leave at once with that status.
 
     A forked child leaves with ``os._exit``: the interpreter's teardown (tens of
     milliseconds with rich, typer and the tracker loaded) would only delay the
@@ -212,7 +213,7 @@ def explain(main: Callable[[], object]) -> NoReturn:
     """
     code = 0
     try:
-        main()
+        code = main()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
