@@ -177,3 +177,51 @@ def test_a_live_trace_makes_every_request_through_python_ptrace(
     sigchld = [e for e in events if isinstance(e, Signal) and e.name == "SIGCHLD"]
     children = {e.pid for e in events if e.pid != events[0].pid}
     assert sigchld and sigchld[0].info["si_pid"] in children
+
+
+STAND_IN = textwrap.dedent("""
+    import json, sys
+    from bpfexplain.deep import backend
+    before = "ctypes.util" in sys.modules
+    backend._Requests()
+    import ptrace.ctypes_libc
+    after = sorted(name for name in ("ctypes.util", "subprocess", "shutil")
+                   if name in sys.modules)
+    import ctypes.util   # the real module, as if the stand-in had never been
+    print(json.dumps({"before": before, "after": after,
+                      "libc": ptrace.ctypes_libc.LIBC_FILENAME,
+                      "mapped": backend._mapped_libc(),
+                      "real": ctypes.util.__file__ is not None
+                              and callable(ctypes.util.find_library)
+                              and not isinstance(ctypes.util, backend._LibcStandIn)}))
+""")
+
+
+def test_python_ptrace_is_imported_without_ctypes_util_when_nothing_had() -> None:
+    # The tracer of a pre-started run --deep: ctypes.util (and with it subprocess and
+    # shutil) is not imported at all, yet python-ptrace gets the mapped C library.
+    result = run_python(STAND_IN)
+    assert result["before"] is False
+    assert result["after"] == []
+    assert result["libc"] == result["mapped"] is not None
+    assert result["real"] is True
+
+
+def test_the_stand_in_answers_every_other_question_from_the_real_module() -> None:
+    code = textwrap.dedent("""
+        import json, sys
+        from bpfexplain.deep import backend
+        stand_in = backend._LibcStandIn("/the/mapped/libc.so.6")
+        sys.modules["ctypes.util"] = stand_in
+        answers = [stand_in.find_library("c"),
+                   stand_in.find_library("no-such-library-bpfexplain")]
+        real = sys.modules["ctypes.util"]
+        print(json.dumps({"answers": answers, "replaced": real is not stand_in,
+                          "attribute": callable(stand_in.find_library)
+                                       and stand_in.__getattr__("find_library")
+                                       is real.find_library}))
+    """)
+    result = run_python(code)
+    assert result["answers"] == ["/the/mapped/libc.so.6", None]
+    assert result["replaced"] is True
+    assert result["attribute"] is True

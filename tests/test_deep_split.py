@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bpfexplain import entry
+from bpfexplain import entry, live
 from bpfexplain.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,3 +308,59 @@ def test_an_explainer_that_dies_leaves_nothing_running() -> None:
     assert proc.returncode == 5, proc.stderr
     assert time.monotonic() - start < 20
     assert _running(marker) == []
+
+
+# -- the explainer yields the CPU while the command runs -----------------------------------
+
+SIBLINGS = r"""
+import os
+me, parent = os.getpid(), os.getppid()
+with open(f"/proc/{parent}/task/{parent}/children") as fh:
+    others = [int(pid) for pid in fh.read().split() if int(pid) != me]
+print("NICE", os.getpriority(os.PRIO_PROCESS, parent),
+      *[os.getpriority(os.PRIO_PROCESS, pid) for pid in others])
+"""
+
+
+def test_the_explainers_niceness_is_the_strace_parsers() -> None:
+    from bpfexplain.deep import split
+
+    assert split.EXPLAINER_NICENESS == live.PARSER_NICENESS > 0
+
+
+@pytest.mark.live()
+def test_the_explainer_runs_below_the_command_then_tells_at_its_own_priority() -> None:
+    # The command sees its siblings: the explainer, forked by the same tracer.
+    proc = _run_entry("run", "--deep", "--quiet-live", "--format", "json", "--",
+                      sys.executable, "-c", SIBLINGS)
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("NICE "))
+    tracer, *explainers = (int(word) for word in line.split()[1:])
+    assert explainers == [min(tracer + live.PARSER_NICENESS, 19)]
+
+
+def test_the_explainers_priority_comes_back_when_the_trace_ends() -> None:
+    from bpfexplain.deep import split
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:     # a stand-in explainer: lowered, then fed the end of a trace
+        try:
+            os.close(write_end)
+            before = os.getpriority(os.PRIO_PROCESS, 0)
+            split._lower_priority()
+            during = os.getpriority(os.PRIO_PROCESS, 0)
+            tracer_end = os.pipe()
+            with os.fdopen(tracer_end[1], "wb") as fh:
+                pickle.dump(("end", 7), fh)
+            status = split.Incoming(["x"], tracer_end[0]).feed(lambda event: None)
+            after = os.getpriority(os.PRIO_PROCESS, 0)
+            ok = (during == min(before + split.EXPLAINER_NICENESS, 19) and status == 7
+                  and after == (before if os.geteuid() == 0 else during))
+            os._exit(0 if ok else 1)
+        finally:
+            os._exit(2)
+    os.close(read_end)
+    os.close(write_end)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -44,12 +44,12 @@ import ctypes
 import errno
 import importlib.machinery
 import os
-import shutil
 import signal
 import struct
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -59,6 +59,7 @@ from bpfexplain.deep import seccomp, structs
 from bpfexplain.deep.seccomp import ARCH_NAMES, MACHINE_ARCH, X32_SYSCALL_BIT
 from bpfexplain.deep.syscalls import ENTRY, Context, Pending, errno_of, s64, signal_name
 from bpfexplain.errors import EnvironmentProblem
+from bpfexplain.launch import which
 from bpfexplain.values import Call, Event, Exit, Origin, Signal, Value
 
 __all__ = ["deep_supported", "trace_command"]
@@ -358,14 +359,30 @@ def _libc_known() -> Iterator[None]:
     returns the library already loaded, the very one ``ldconfig`` would have named.
     Any other name, or no recognisable libc, goes to the real function, which is put
     back afterwards.  (Another thread calling meanwhile gets that same, true answer.)
-    """
-    import ctypes.util  # python-ptrace imports it anyway
 
+    When ``ctypes.util`` is not imported yet (the tracer of a pre-started ``run
+    --deep``), it is not imported for this either: importing it imports subprocess,
+    shutil and what they need (about 5 ms before the command can start), only for a
+    function that is not called.  A stand-in module named ``ctypes.util`` answers
+    meanwhile, for ``"c"`` itself and for anything else by importing the real module;
+    it is gone afterwards, so a later ``import ctypes.util`` gets the real one.
+    """
     libc = _mapped_libc()
-    real = ctypes.util.find_library
     if libc is None:
         yield
         return
+    if "ctypes.util" not in sys.modules:
+        stand_in = _LibcStandIn(libc)
+        sys.modules["ctypes.util"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("ctypes.util") is stand_in:
+                del sys.modules["ctypes.util"]
+        return
+    import ctypes.util
+
+    real = ctypes.util.find_library
 
     def find_library(name: str) -> str | None:
         return libc if name == "c" else real(name)
@@ -375,6 +392,33 @@ def _libc_known() -> Iterator[None]:
         yield
     finally:
         ctypes.util.find_library = real
+
+
+class _LibcStandIn(types.ModuleType):
+    """``ctypes.util`` for the length of :func:`_libc_known`, when it is not imported:
+    ``find_library("c")`` is the mapped C library; any other name or attribute comes
+    from the real module, imported then (and from then on in ``sys.modules``)."""
+
+    def __init__(self, libc: str) -> None:
+        super().__init__("ctypes.util")
+        self._libc = libc
+
+    def find_library(self, name: str) -> str | None:
+        if name == "c":
+            return self._libc
+        return self._real().find_library(name)  # type: ignore[no-any-return]
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._real(), attr)
+
+    def _real(self) -> Any:
+        import importlib
+
+        if sys.modules.get("ctypes.util") is self:
+            del sys.modules["ctypes.util"]
+        return importlib.import_module("ctypes.util")
 
 
 class _Requests:
@@ -886,7 +930,7 @@ def _find_command(name: str) -> str:
         if not os.path.exists(name):
             raise EnvironmentProblem(f"command not found: {name}")
         return name
-    found = shutil.which(name)
+    found = which(name)
     if found is None:
         raise EnvironmentProblem(f"command not found: {name}")
     return found

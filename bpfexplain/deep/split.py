@@ -11,7 +11,12 @@ child, the *explainer*, returns into the CLI as if nothing had happened, and
 This process, the one the user, the terminal and any ``kill`` see, traces the command
 with the very same :class:`~bpfexplain.deep.backend.Tracer` (its Ctrl-C handling
 unchanged), then waits for the explainer and exits with its status.  The two run on
-both cores: the imports overlap the command's own run.
+both cores: the imports overlap the command's own run.  The explainer carries on
+without typer (:func:`bpfexplain.entry.run_prestarted`, proven to make typer's call)
+and below the command's priority until the trace ends (:data:`EXPLAINER_NICENESS`),
+and the tracer imports nothing on its way to the command's exec that it can import
+after it (pickle, queue, threading: the explainer's pipe is written from the first
+event on).
 
 The pipe carries pickles of ``(kind, value)``: ``("event", Event)`` for each event in
 order, then ``("end", status)``, or ``("error", message)`` for an EnvironmentProblem,
@@ -26,23 +31,60 @@ explainer's status: nothing is left running.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import pickle
-import queue
-import shutil
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bpfexplain.errors import EnvironmentProblem
-from bpfexplain.values import Event
+
+if TYPE_CHECKING:
+    import queue
+    import threading
+
+    from bpfexplain.values import Event
+
+# pickle, queue and threading are imported where used: the tracer needs them only once
+# the command is forked, and everything it imports before holds the command back.
 
 __all__ = ["Incoming", "explain", "prestart", "take"]
 
 _incoming: Incoming | None = None
 """In the explainer: the pipe from the tracer, until ``run --deep`` takes it."""
+
+EXPLAINER_NICENESS = 5
+"""How far below the tracer's (and so the command's) the explainer's priority is while
+the command runs: on a busy machine the command and the tracer, which it waits for at
+every stop, get the CPU first, and the explainer catches up (it has nothing to say
+before the end anyway).  The strace backend's parser thread does the same
+(:data:`bpfexplain.live.PARSER_NICENESS`, held equal by tests/test_deep_split.py)."""
+
+_niceness: int | None = None
+"""In the explainer: its nice value before :func:`_lower_priority`, until restored."""
+
+
+def _lower_priority() -> None:
+    """Lower the explainer's priority (one thread yet: the whole process's)."""
+    global _niceness
+    try:
+        old = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(old + EXPLAINER_NICENESS, 19))
+    except OSError:
+        return
+    _niceness = old
+
+
+def _restore_priority() -> None:
+    """Back to the priority the explainer had (allowed to root; otherwise the story is
+    simply told at the lower one), now that the command has ended: the user waits for
+    the story."""
+    global _niceness
+    if _niceness is not None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, _niceness)
+        _niceness = None
 
 
 class Incoming:
@@ -53,6 +95,8 @@ class Incoming:
         self._stream = os.fdopen(fd, "rb")
 
     def messages(self) -> Iterator[tuple[str, Any]]:
+        import pickle
+
         while True:
             try:
                 # one Unpickler per message: each pickle numbers its memo from 0
@@ -75,6 +119,7 @@ class Incoming:
                     raise RuntimeError(f"the tracer failed: {value}")
             raise EnvironmentProblem("the ptrace tracer stopped before the command ended")
         finally:
+            _restore_priority()
             self.close()
             # the tracer has the terminal's Ctrl-C from here on (see prestart)
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -93,6 +138,7 @@ def take(command: list[str]) -> Incoming | None:
         # Cannot happen when entry's argv check is right.  Closing the pipe ends that
         # trace (the tracer stops at the first event it cannot send).
         incoming.close()
+        _restore_priority()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         return None
     return incoming
@@ -103,6 +149,11 @@ class _Sender:
     importing) never holds up the traced command."""
 
     def __init__(self, fd: int, on_broken: Callable[[], None]) -> None:
+        import pickle
+        import queue
+
+        self._dumps = pickle.dumps
+        self._protocol = pickle.HIGHEST_PROTOCOL
         self._fd = fd
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._on_broken = on_broken
@@ -112,13 +163,15 @@ class _Sender:
     def start(self) -> None:
         # Started once the command is forked: no thread exists while the child runs
         # Python code between fork and exec.
+        import threading
+
         self._thread = threading.Thread(target=self._write, name="bpfexplain-sender",
                                         daemon=True)
         self._thread.start()
 
     def send(self, kind: str, value: object) -> None:
         if not self.broken:
-            self._queue.put(pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL))
+            self._queue.put(self._dumps((kind, value), protocol=self._protocol))
 
     def _write(self) -> None:
         while (data := self._queue.get()) is not None:
@@ -149,10 +202,12 @@ def prestart(command: list[str]) -> bool:
     why); never returns in the tracer.
     """
     global _incoming
+    from bpfexplain.launch import which
+
+    if not command or which(command[0]) is None:
+        return False    # live.resolve_command's error, told by run
     from bpfexplain.deep import backend
 
-    if not command or shutil.which(command[0]) is None:
-        return False    # live.resolve_command's error, told by run
     try:
         path, native = backend.prepare(command)
     except EnvironmentProblem:
@@ -164,6 +219,7 @@ def prestart(command: list[str]) -> bool:
     explainer = os.fork()
     if explainer == 0:
         os.close(write_end)
+        _lower_priority()
         _incoming = Incoming(list(command), read_end)
         return True
     os.close(read_end)
