@@ -364,3 +364,15 @@ def test_the_explainers_priority_comes_back_when_the_trace_ends() -> None:
     os.close(write_end)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_explainer_builds_the_glossary_index_before_the_end() -> None:
+    from bpfexplain import glossary
+    from bpfexplain.deep import split
+
+    glossary._index.cache_clear()
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as fh:
+        pickle.dump(("end", 0), fh)
+    assert split.Incoming(["x"], read_end).feed(lambda event: None) == 0
+    assert glossary._index.cache_info().currsize == 1
