@@ -117,6 +117,10 @@ class Table:
             self._by_key.setdefault(self._strip(alias).upper(), self._by_key[target.upper()])
         for number, target in (number_aliases or {}).items():
             self._by_number[number] = self._by_key[target.upper()]
+        self._spellings: dict[int, list[str]] | None = None
+        """Each entry's keys (by the entry's id), in ``_by_key`` order: built once, on
+        the first :meth:`aliases`, so that the glossary's index of every entry is one
+        pass over each table and not one pass per entry."""
 
     def _strip(self, name: str) -> str:
         if self.prefix and name.upper().startswith(self.prefix.upper()):
@@ -208,7 +212,13 @@ class Table:
         entry = self.get(key)
         if entry is None:
             return []
-        return [k for k, e in self._by_key.items() if e is entry and k != entry.name.upper()]
+        if self._spellings is None:
+            spellings: dict[int, list[str]] = {}
+            for spelling, holder in self._by_key.items():
+                spellings.setdefault(id(holder), []).append(spelling)
+            self._spellings = spellings
+        canonical = entry.name.upper()
+        return [k for k in self._spellings[id(entry)] if k != canonical]
 
     def __repr__(self) -> str:
         return f"Table({self.title!r}, {len(self)} entries)"
