@@ -11,7 +11,10 @@ Kept thin on purpose: everything it calls is usable without it.  Exit codes:
   130  interrupted
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads every command's
+# signature when the app runs (``inspect.signature(eval_str=True)`` and
+# ``get_type_hints``), and string annotations would be evaluated twice per parameter,
+# on every start.  Written as objects, they are built once, when the module loads.
 
 import sys
 from enum import Enum
@@ -191,7 +194,7 @@ def _warn(warnings: list[str]) -> None:
         typer.echo(f"bpfexplain: warning: {safe(warning)}", err=True)
 
 
-def _print_events(streams: list[tuple[str, BinaryIO]], stats: Stats, strict: bool) -> None:
+def _print_events(streams: list[tuple[str, BinaryIO]], stats: "Stats", strict: bool) -> None:
     from bpfexplain.parser import parse_events
     from bpfexplain.render.events import event_line
 
