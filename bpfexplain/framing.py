@@ -33,6 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Literal, overload
 
 from bpfexplain.traced import TRACED
@@ -64,22 +65,39 @@ INTERESTING = TRACED
 #   that) whose 16-bit type after the 32-bit length is NLMSG_ERROR (2): the kernel's
 #   ack of an XDP or tc request, read by libbpf and bpftool exactly so.
 # A false positive only costs one parse; a false negative would hide a step.
-_NETLINK_ANSWER = re.compile(r'nlmsg_type=|"(?:\\[0-7]{1,3}|\\.|[^"\\]){4}\\(?:2|002)\\0')
-_CONTENT_CHECKS: dict[str, re.Pattern[str]] = {
-    "read": re.compile(r'"[^"\\]{0,64}(?:\\n)?"|"\\237\\353\\1\\0'),
-    "ioctl": re.compile(r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"
-                        r"|SIOCGIF(?:INDEX|NAME)|\b0x89(?:33|10)\b"),
-    "mmap": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
-    "mmap2": re.compile(r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d"),
-    "fcntl": re.compile(r"F_DUPFD|(?<=fcntl\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
-    "fcntl64": re.compile(r"F_DUPFD|(?<=fcntl64\()[^,]*, (?:0x406|1030|0x0|0)[,)]"),
-    "setsockopt": re.compile(r"SO_(?:ATTACH|DETACH)_|(?<=setsockopt\()[^,]*, (?:0x1|1), "
-                             r"(?:0x1[ab]|0x3[234]|0x44|2[67]|5[012]|68)[,)]"),
-    "sendmsg": re.compile(r"nlmsg_type="),
-    "sendto": re.compile(r"nlmsg_type="),
+# The patterns are compiled the first time a line of that syscall needs its look
+# (:func:`_content_check`): most runs meet only a few of them, and compiling all at
+# import is start-up time that a short run's whole story does not cost.
+_NETLINK_ANSWER = r'nlmsg_type=|"(?:\\[0-7]{1,3}|\\.|[^"\\]){4}\\(?:2|002)\\0'
+_CONTENT_CHECK_SOURCES: dict[str, str] = {
+    "read": r'"[^"\\]{0,64}(?:\\n)?"|"\\237\\353\\1\\0',
+    "ioctl": r"PERF_EVENT|0x(?:[0-9a-fA-F]{0,4})24[0-9a-fA-F]{2}\b|0x24,"
+             r"|SIOCGIF(?:INDEX|NAME)|\b0x89(?:33|10)\b",
+    "mmap": r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d",
+    "mmap2": r"MAP_SHARED|, 0x[0-9a-f]*[13579bdf], -?\d",
+    "fcntl": r"F_DUPFD|(?<=fcntl\()[^,]*, (?:0x406|1030|0x0|0)[,)]",
+    "fcntl64": r"F_DUPFD|(?<=fcntl64\()[^,]*, (?:0x406|1030|0x0|0)[,)]",
+    "setsockopt": r"SO_(?:ATTACH|DETACH)_|(?<=setsockopt\()[^,]*, (?:0x1|1), "
+                  r"(?:0x1[ab]|0x3[234]|0x44|2[67]|5[012]|68)[,)]",
+    "sendmsg": r"nlmsg_type=",
+    "sendto": r"nlmsg_type=",
     "recvmsg": _NETLINK_ANSWER,
     "recvfrom": _NETLINK_ANSWER,
 }
+_CONTENT_CHECKS: dict[str, re.Pattern[str]] = {}
+"""The compiled :data:`_CONTENT_CHECK_SOURCES`, as lines need them."""
+
+
+def _content_check(name: str) -> re.Pattern[str] | None:
+    """The second look a syscall's complete call text must pass, or None (none needed)."""
+    check = _CONTENT_CHECKS.get(name)
+    if check is None:
+        source = _CONTENT_CHECK_SOURCES.get(name)
+        if source is None:
+            return None
+        check = _CONTENT_CHECKS[name] = re.compile(source)
+    return check
+
 
 # What printleader writes before a call: `[pid  1234] ` (strace on stderr) or
 # `1234  ` (-f -o), either with `<comm>` under -Y; then -t/-tt/-ttt or -r
@@ -107,7 +125,7 @@ _SIMPLE_CALL_BYTES = re.compile(rb"(\d{1,10}) +(?:(\d{1,20}\.\d{1,12}) )?([a-z_]
 """The start of a call line as ``run`` has strace write them (``-f -ttt``; or ``-f``
 alone): pid, time, name.  Where :data:`_CALL_START` reads the same three groups.
 strace pads the pid to five places (``2922  1700000000.1 bpf(``)."""
-_CHECKED_BYTES = frozenset(name.encode() for name in _CONTENT_CHECKS)
+_CHECKED_BYTES = frozenset(name.encode() for name in _CONTENT_CHECK_SOURCES)
 
 # Map reads as ``run`` has strace write them, the lines a map walk is made of:
 #   1234 1700000000.123456 bpf(BPF_MAP_GET_NEXT_KEY, {map_fd=3, key=0x55e3,
@@ -120,8 +138,15 @@ _READ_OPS = rb"(LOOKUP_ELEM|GET_NEXT_KEY|DELETE_ELEM|LOOKUP_AND_DELETE_ELEM)"
 _READ_ARGS = (rb", \{map_fd=(\d{1,10}), key=(?:0x[0-9a-f]{1,16}|NULL)"
               rb"(?:, (?:value|next_key)=(?:0x[0-9a-f]{1,16}|NULL))?"
               rb"(?:, flags=BPF_(?:ANY|NOEXIST|EXIST|F_LOCK))?\}, \d{1,5}\) = 0\n")
-_MAP_READ_BYTES = re.compile(
-    rb"(\d{1,10}) +\d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + _READ_OPS + _READ_ARGS)
+
+
+@cache
+def _map_read_bytes() -> re.Pattern[bytes]:
+    """A map read's line (compiled for the first ``bpf`` line: most runs have none)."""
+    return re.compile(
+        rb"(\d{1,10}) +\d{1,20}\.\d{1,12} bpf\(BPF_MAP_" + _READ_OPS + _READ_ARGS)
+
+
 _READ_OP_NAME = re.compile(rb"bpf\(BPF_MAP_([A-Z_]+)")
 _READ_CODE: dict[bytes, int] = {op.encode(): code for code, op in enumerate(MAP_READS)}
 _READ_RUNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
@@ -153,17 +178,25 @@ EXIT_LINE = re.compile(
 # strace's own notes: attach/detach and errors (`strace: ...`), -k's stack frames
 # (` > /usr/lib/libc.so.6(syscall+0x1d) [0x...]`), a thread's exec replacing its
 # leader (`+++ superseded by execve in pid 12 +++`), personality changes.
-_STRACE_MSG = re.compile(
+_STRACE_MSG = (
     r"strace: |\[ Process PID=\d+ runs in | > \S|\+\+\+ superseded by |\[ ?Process \d+ "
 )
 # Where a strace line starts after the traced program's output on the same line
 # (`Attaching 1 probe...[pid  7663] bpf(...)`): only shapes that cannot be
 # mistaken for program text are looked for.
-_MIDLINE = re.compile(
+_MIDLINE = (
     r"\[pid\s+\d+(?:<[^>]*>)?\] |<\.\.\. [a-z_][a-z0-9_]* resumed>|(?<![A-Za-z0-9_])(?:"
     + "|".join(sorted(INTERESTING, key=len, reverse=True)) + r")\("
 )
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
+# _STRACE_MSG, _MIDLINE and _ANSI are compiled (by _rare) when a line first needs
+# them: strace's notes, program output and colour codes are rare in a trace.
+
+
+@cache
+def _rare(source: str) -> re.Pattern[str]:
+    return re.compile(source)
+
 _FF_SUFFIX = re.compile(r"\.(\d{1,10})$")
 
 MAX_LINE_BYTES = 1 << 20
@@ -250,7 +283,9 @@ def _time(ts: str | None) -> float | None:
     return float(ts)
 
 
-_LEADER = re.compile(_PREFIX)
+@cache
+def _leader() -> re.Pattern[str]:
+    return re.compile(_PREFIX)  # for the HTML timeline only
 
 
 def leader_timestamp(text: str) -> str | None:
@@ -259,7 +294,7 @@ def leader_timestamp(text: str) -> str | None:
     For views that place lines in time (the HTML timeline); parsing keeps using the
     frames' own :attr:`Frame.time`.
     """
-    m = _LEADER.match(text)
+    m = _leader().match(text)
     return m.group("ts") if m is not None else None
 
 
@@ -312,7 +347,8 @@ class Framer:
         complete = _COMPLETE.search
         limit = MAX_LINE_BYTES + 1
         number = 0
-        map_read = _MAP_READ_BYTES.match if self.map_reads else None
+        want_reads = self.map_reads
+        map_read = None  # _map_read_bytes().match, from the first bpf line on
         peek = getattr(stream, "peek", None)
         while True:
             try:
@@ -329,7 +365,9 @@ class Framer:
             if m is not None and m[1] not in needed and self._open is None:
                 stats.skipped += 1
                 continue
-            if map_read is not None and m is not None and m[1] == b"bpf" and self._open is None:
+            if want_reads and m is not None and m[1] == b"bpf" and self._open is None:
+                if map_read is None:
+                    map_read = _map_read_bytes().match
                 read = map_read(raw)
                 if read is not None:
                     more = 0
@@ -445,7 +483,8 @@ class Framer:
                 yield Frame("exit", body, self.file, number, number, pid,
                             m.group("comm1") or m.group("comm2"), _time(m.group("ts")))
                 return
-        if _STRACE_MSG.match(text) or _STRACE_MSG.match(body):
+        strace_msg = _rare(_STRACE_MSG).match
+        if strace_msg(text) or strace_msg(body):
             stats.strace_messages += 1
             return
         if self._open is not None:
@@ -458,7 +497,7 @@ class Framer:
     def _midline(self, text: str, number: int) -> Iterator[Frame]:
         """A line that is not strace's from its start: program output, perhaps
         followed by a strace line that the output pushed off its line start."""
-        found = _MIDLINE.search(text, 1)
+        found = _rare(_MIDLINE).search(text, 1)
         if found is not None:
             rest = text[found.start():]
             is_call = _CALL_START.match(rest)
@@ -482,7 +521,7 @@ class Framer:
     def _line(self, text: str, number: int) -> Iterator[Frame]:
         """The frames of one line of text."""
         if "\x1b" in text:  # --color=always
-            text = _ANSI.sub("", text)
+            text = _rare(_ANSI).sub("", text)
         m = _CALL_START.match(text)
         if m is None:
             yield from self._other_line(text, number)
@@ -490,10 +529,12 @@ class Framer:
         if self._open is not None:
             self._drop_open()
         name = m.group("name")
-        check = _CONTENT_CHECKS.get(name)
-        if name not in INTERESTING or (
-                check is not None and not text.endswith(_UNFINISHED)
-                and check.search(text, m.end()) is None):
+        if name not in INTERESTING:
+            self.stats.skipped += 1
+            return
+        check = _content_check(name)
+        if check is not None and not text.endswith(_UNFINISHED) \
+                and check.search(text, m.end()) is None:
             self.stats.skipped += 1
             return
         frame = self._call_line(m, text, number)
@@ -551,7 +592,7 @@ class Framer:
         if first.endswith(",") and not rest.startswith((",", ")")):
             first += " "
         text = first + rest
-        check = _CONTENT_CHECKS.get(name)
+        check = _content_check(name)
         if check is not None and check.search(text, len(name) + 1) is None:
             self.stats.skipped += 1
             return

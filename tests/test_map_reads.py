@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import pytest
 
-from bpfexplain.framing import _MAP_READ_BYTES, Framer, Stats, open_inputs
+from bpfexplain.framing import Framer, Stats, _map_read_bytes, open_inputs
 from bpfexplain.grammar import parse_call_text
 from bpfexplain.logtext import read_log
 from bpfexplain.parser import events_from_frames
@@ -115,7 +115,7 @@ def test_small_pids_too(tmp_path: Path) -> None:
 
 def _with_reads() -> list[str]:
     return [n for n in fixture_names() if (FIXTURES / n).is_file()
-            and any(_MAP_READ_BYTES.match(line)
+            and any(_map_read_bytes().match(line)
                     for line in (FIXTURES / n).read_bytes().splitlines(keepends=True))]
 
 
@@ -156,7 +156,7 @@ def test_every_bulk_line_is_what_the_grammar_reads(name: str) -> None:
             assert as_int(attr["map_fd"]) == reads.map_fd
             assert (fields["result"], fields["errno"]) == (0, None)
             covered += 1
-    assert covered == sum(1 for line in lines if _MAP_READ_BYTES.match(line.encode() + b"\n"))
+    assert covered == sum(1 for line in lines if _map_read_bytes().match(line.encode() + b"\n"))
 
 
 def _stream(text: str) -> BinaryIO:
