@@ -12,10 +12,8 @@ lesson tells the same story everywhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +24,9 @@ if TYPE_CHECKING:
 
     from bpfexplain.story import Story
 
-# rich and the story are imported where a lesson is shown: `demo --list` and the
-# lesson table must start fast (bench/bench_targets.py holds them under 0.15 s).
+# rich and the story are imported where a lesson is shown, json and importlib.resources
+# where a recording is read: `demo --list` and the lesson table must start fast
+# (bench/bench_targets.py holds them under 0.15 s).
 
 
 @dataclass(frozen=True)
@@ -167,6 +166,8 @@ class LessonError(BpfexplainError):
 
 
 def _candidates() -> Iterator[Path]:
+    from importlib import resources
+
     # Installed from a wheel: bpfexplain/lessons/ (force-included from fixtures/).
     packaged = resources.files("bpfexplain") / "lessons"
     if isinstance(packaged, Path):
@@ -185,6 +186,8 @@ def recording_path(name: str) -> Path:
 
 
 def recording_meta(name: str) -> dict[str, object]:
+    import json
+
     path = recording_path(name).with_suffix(".meta.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
