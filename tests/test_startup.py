@@ -80,6 +80,38 @@ def test_quick_commands_load_nothing_heavy(argv: tuple[str, ...],
     assert heavy(modules, allowed) == []
 
 
+def test_demo_list_reads_no_recording_machinery() -> None:
+    """`demo --list` prints names: json and importlib.resources are for recordings."""
+    # Not PROBE: it imports json itself.
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print(' '.join(sorted(m for m in sys.modules\n"
+             "    if m == 'json' or m.startswith(('json.', 'importlib.resources'))))))\n"
+             "sys.argv = ['bpfexplain', 'demo', '--list']\n"
+             "from bpfexplain.cli import main\n"
+             "main()\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "classic" in lines  # the probe really listed lessons
+    assert lines[-1] == ""
+
+
+def test_command_annotations_are_objects() -> None:
+    """typer reads each command's signature on every start; string annotations (a
+    ``from __future__ import annotations`` in cli.py) would each be evaluated twice."""
+    import inspect
+
+    group = typer.main.get_command(app)
+    callbacks = [command.callback for command in getattr(group, "commands", {}).values()]
+    assert len(callbacks) >= 4
+    for callback in callbacks:
+        assert callback is not None
+        wrapped = inspect.unwrap(callback)
+        for name, annotation in wrapped.__annotations__.items():
+            assert not isinstance(annotation, str), (wrapped.__name__, name)
+
+
 def test_cli_does_not_pull_pydantic() -> None:
     """typer 0.29+ builds every option through pydantic at start (see pyproject)."""
     modules = loaded_modules("parse", "--help")
