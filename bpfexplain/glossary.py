@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 
 from bpfexplain import knowledge as k
+from bpfexplain.plain import Frozen, init_field
 
 __all__ = ["GlossaryEntry", "all_entries", "lookup", "normalize", "suggest"]
 
 
-@dataclass(frozen=True, slots=True)
-class GlossaryEntry:
+class GlossaryEntry(Frozen):
     """One explained term."""
+
+    __slots__ = _fields = ("term", "summary", "category", "aliases", "lifecycle", "since",
+                           "see_also")
 
     term: str
     """The canonical spelling: ``BPF_PROG_LOAD``, ``verifier``."""
@@ -32,13 +34,24 @@ class GlossaryEntry:
     """One to three plain sentences for someone who has never seen bpf(2)."""
     category: str
     """``concept`` or the knowledge table's title (``bpf command``, ``bpf map type``...)."""
-    aliases: tuple[str, ...] = ()
-    lifecycle: str = ""
+    aliases: tuple[str, ...]
+    lifecycle: str
     """Where in a loader's life the term shows up in a trace."""
-    since: str | None = None
+    since: str | None
     """First Linux version with it, where known."""
-    see_also: tuple[str, ...] = ()
+    see_also: tuple[str, ...]
     """Other glossary terms, by canonical spelling."""
+
+    def __init__(self, term: str, summary: str, category: str, aliases: tuple[str, ...] = (),
+                 lifecycle: str = "", since: str | None = None,
+                 see_also: tuple[str, ...] = ()) -> None:
+        init_field(self, "term", term)
+        init_field(self, "summary", summary)
+        init_field(self, "category", category)
+        init_field(self, "aliases", aliases)
+        init_field(self, "lifecycle", lifecycle)
+        init_field(self, "since", since)
+        init_field(self, "see_also", see_also)
 
 
 def _concept(

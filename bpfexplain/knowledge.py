@@ -26,8 +26,9 @@ every number here against them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from bpfexplain.plain import Frozen, init_field
 
 __all__ = [
     "ALL_TABLES",
@@ -63,14 +64,21 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Frozen):
     """One named value of a kernel enumeration."""
+
+    __slots__ = _fields = ("name", "number", "description", "since")
 
     name: str
     number: int
     description: str
-    since: str | None = None
+    since: str | None
+
+    def __init__(self, name: str, number: int, description: str, since: str | None = None) -> None:
+        init_field(self, "name", name)
+        init_field(self, "number", number)
+        init_field(self, "description", description)
+        init_field(self, "since", since)
 
 
 Key = int | str
@@ -318,16 +326,23 @@ CommandKind = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CommandInfo:
+class CommandInfo(Frozen):
     """How a tracker should treat one bpf command."""
 
+    __slots__ = _fields = ("kind", "creates", "fd_fields")
+
     kind: CommandKind
-    creates: ObjectKind | None = None
+    creates: ObjectKind | None
     """Kind of the fd the call returns on success, if it returns one."""
-    fd_fields: tuple[str, ...] = ()
+    fd_fields: tuple[str, ...]
     """``union bpf_attr`` fields holding existing fds (strace prints the same names,
     sometimes nested: ``info={bpf_fd=3, ...}``, ``test={prog_fd=9, ...}``)."""
+
+    def __init__(self, kind: CommandKind, creates: ObjectKind | None = None,
+                 fd_fields: tuple[str, ...] = ()) -> None:
+        init_field(self, "kind", kind)
+        init_field(self, "creates", creates)
+        init_field(self, "fd_fields", fd_fields)
 
 
 _COMMAND_INFO: dict[str, CommandInfo] = {

@@ -34,6 +34,8 @@ import struct
 from dataclasses import dataclass
 from typing import Literal
 
+from bpfexplain.plain import Frozen, init_field
+
 LocalKind = Literal["tracepoint", "pmu", "btf", "symbol", "ifindex"]
 """What a local lookup would name: tracefs ids, sysfs PMU types, vmlinux BTF ids,
 ELF symbols of files on this machine, interface indexes."""
@@ -74,13 +76,19 @@ def btf_header(data: bytes) -> tuple[int, int] | None:
     return (type_len, str_len)
 
 
-@dataclass(frozen=True)
-class ThisKernel:
+class ThisKernel(Frozen):
     """This machine's kernel, as far as naming needs it."""
+
+    __slots__ = _fields = ("release", "version", "btf")
 
     release: str
     version: int | None
     btf: tuple[int, int] | None
+
+    def __init__(self, release: str, version: int | None, btf: tuple[int, int] | None) -> None:
+        init_field(self, "release", release)
+        init_field(self, "version", version)
+        init_field(self, "btf", btf)
 
     @staticmethod
     def read() -> ThisKernel:

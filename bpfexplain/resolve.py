@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from bpfexplain.errors import InputError
 from bpfexplain.origin import BTF_PATH, LocalKind, LogOrigin
+from bpfexplain.plain import Frozen, init_field
 from bpfexplain.traced import TRACEFS_ROOTS as TRACEFS_ROOTS
 
 if TYPE_CHECKING:
@@ -313,13 +314,18 @@ class Resolver:
         return self._local_pmu_cache
 
 
-@dataclass(frozen=True)
-class UprobeTarget:
+class UprobeTarget(Frozen):
     """What a uprobe's file offset is, read from the file on this machine."""
+
+    __slots__ = _fields = ("kind", "name")
 
     kind: str
     """``usdt`` (a ``.note.stapsdt`` probe, ``provider:name``) or ``symbol``."""
     name: str
+
+    def __init__(self, kind: str, name: str) -> None:
+        init_field(self, "kind", kind)
+        init_field(self, "name", name)
 
 
 def _bytes(content: str) -> bytes:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import chain, islice, repeat
 from operator import lt
 from typing import Any, TypedDict
 
 from bpfexplain import glossary, routes
+from bpfexplain.plain import Frozen, init_field
 from bpfexplain.story_words import Span, Spans, existing_id, fd_span, name_spans
 from bpfexplain.story_words import short as _short
 from bpfexplain.tracking import (
@@ -66,19 +66,30 @@ PHASES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Frozen):
+    __slots__ = _fields = ("lines", "text", "kind", "probe", "file", "extra", "files")
+
     lines: tuple[int, ...]
     text: Spans
     kind: str
-    probe: bool = False
-    file: int = 0
+    probe: bool
+    file: int
     """The input file of the step's lines (``strace -ff`` writes one file per process)."""
-    extra: tuple[str, ...] = ()
+    extra: tuple[str, ...]
     """Further lines of literal log text (a verifier log), shown under the step."""
-    files: tuple[int, ...] = ()
+    files: tuple[int, ...]
     """The file of each line, when they are not all in :attr:`file`: a grouped step of a
     process whose threads ``strace -ff`` wrote to files of their own."""
+
+    def __init__(self, lines: tuple[int, ...], text: Spans, kind: str, probe: bool = False,
+                 file: int = 0, extra: tuple[str, ...] = (), files: tuple[int, ...] = ()) -> None:
+        init_field(self, "lines", lines)
+        init_field(self, "text", text)
+        init_field(self, "kind", kind)
+        init_field(self, "probe", probe)
+        init_field(self, "file", file)
+        init_field(self, "extra", extra)
+        init_field(self, "files", files)
 
     @property
     def refs(self) -> tuple[tuple[int, int], ...]:
@@ -88,13 +99,21 @@ class Step:
         return tuple((self.file, n) for n in self.lines)
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(Frozen):
+    __slots__ = _fields = ("key", "title", "steps", "intro")
+
     key: str
     title: str
     steps: tuple[Step, ...]
-    intro: tuple[str, ...] = ()
+    intro: tuple[str, ...]
     """Plain-language explanations of concepts met here for the first time."""
+
+    def __init__(self, key: str, title: str, steps: tuple[Step, ...],
+                 intro: tuple[str, ...] = ()) -> None:
+        init_field(self, "key", key)
+        init_field(self, "title", title)
+        init_field(self, "steps", steps)
+        init_field(self, "intro", intro)
 
     @property
     def lines(self) -> tuple[int, ...]:
@@ -102,30 +121,51 @@ class Phase:
         return tuple(sorted(set().union(*(s.lines for s in self.steps))))
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(Frozen):
     """The phases of one process (there is one section when one process did it all)."""
+
+    __slots__ = _fields = ("pid", "title", "phases")
 
     pid: int | None
     title: Spans
     phases: tuple[Phase, ...]
 
+    def __init__(self, pid: int | None, title: Spans, phases: tuple[Phase, ...]) -> None:
+        init_field(self, "pid", pid)
+        init_field(self, "title", title)
+        init_field(self, "phases", phases)
 
-@dataclass(frozen=True)
-class Node:
+
+class Node(Frozen):
+    __slots__ = _fields = ("label", "children")
+
     label: Spans
-    children: tuple[Node, ...] = ()
+    children: tuple[Node, ...]
+
+    def __init__(self, label: Spans, children: tuple[Node, ...] = ()) -> None:
+        init_field(self, "label", label)
+        init_field(self, "children", children)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Frozen):
+    __slots__ = _fields = ("lines", "text", "why", "detail", "probe", "files")
+
     lines: tuple[int, ...]
     text: Spans
     why: str
-    detail: tuple[str, ...] = ()
-    probe: bool = False
-    files: tuple[int, ...] = ()
+    detail: tuple[str, ...]
+    probe: bool
+    files: tuple[int, ...]
     """The input file of each line (``strace -ff``: one file per process or thread)."""
+
+    def __init__(self, lines: tuple[int, ...], text: Spans, why: str, detail: tuple[str, ...] = (),
+                 probe: bool = False, files: tuple[int, ...] = ()) -> None:
+        init_field(self, "lines", lines)
+        init_field(self, "text", text)
+        init_field(self, "why", why)
+        init_field(self, "detail", detail)
+        init_field(self, "probe", probe)
+        init_field(self, "files", files)
 
     @property
     def refs(self) -> tuple[tuple[int, int], ...]:
@@ -134,17 +174,33 @@ class Problem:
         return tuple(zip(files, self.lines, strict=True))
 
 
-@dataclass(frozen=True)
-class Story:
+class Story(Frozen):
+    __slots__ = _fields = ("headline", "sections", "graph", "problems", "footer", "detail",
+                           "lifecycle", "terms")
+    _uncompared = frozenset({"lifecycle"})
+    _unshown = frozenset({"lifecycle"})
+
     headline: Spans
     sections: tuple[Section, ...]
     graph: tuple[Node, ...]
     problems: tuple[Problem, ...]
     footer: tuple[str, ...]
     detail: str
-    lifecycle: Lifecycle = field(repr=False, compare=False)
-    terms: tuple[str, ...] = ()
+    lifecycle: Lifecycle
+    terms: tuple[str, ...]
     """Glossary terms the story used, in order of first use (for handouts)."""
+
+    def __init__(self, headline: Spans, sections: tuple[Section, ...], graph: tuple[Node, ...],
+                 problems: tuple[Problem, ...], footer: tuple[str, ...], detail: str,
+                 lifecycle: Lifecycle, terms: tuple[str, ...] = ()) -> None:
+        init_field(self, "headline", headline)
+        init_field(self, "sections", sections)
+        init_field(self, "graph", graph)
+        init_field(self, "problems", problems)
+        init_field(self, "footer", footer)
+        init_field(self, "detail", detail)
+        init_field(self, "lifecycle", lifecycle)
+        init_field(self, "terms", terms)
 
 
 # --------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ Value := int | str | Sym | Flags | Fd | Commented | Truncated | Func | InOut
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Union
+
+from bpfexplain.plain import Frozen, init_field
 
 
 class Sym(str):
@@ -26,46 +27,70 @@ class Flags(tuple):  # type: ignore[type-arg]
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Fd:
+class Fd(Frozen):
     """A number with an ``-y``/``-yy`` annotation: ``3<anon_inode:bpf-map>``.
 
     Also used for ``-Y``/``--decode-pids=comm`` pids (``1234<bpftrace>``).
     """
 
+    __slots__ = _fields = ("num", "path")
+
     num: int
     path: str
 
+    def __init__(self, num: int, path: str) -> None:
+        init_field(self, "num", num)
+        init_field(self, "path", path)
 
-@dataclass(frozen=True, slots=True)
-class Commented:
+
+class Commented(Frozen):
     """A value followed by a comment: ``0x24 /* BPF_MAP_TYPE_??? */``."""
+
+    __slots__ = _fields = ("value", "comment")
 
     value: Value
     comment: str
 
+    def __init__(self, value: Value, comment: str) -> None:
+        init_field(self, "value", value)
+        init_field(self, "comment", comment)
 
-@dataclass(frozen=True, slots=True)
-class Truncated:
+
+class Truncated(Frozen):
     """A string strace cut short (``"abc"...``): only a prefix of the real text."""
+
+    __slots__ = _fields = ("text",)
 
     text: str
 
+    def __init__(self, text: str) -> None:
+        init_field(self, "text", text)
 
-@dataclass(frozen=True, slots=True)
-class Func:
+
+class Func(Frozen):
     """A function-like rendering: ``KERNEL_VERSION(6, 18, 44)``, ``_IOC(...)``."""
+
+    __slots__ = _fields = ("name", "args")
 
     name: str
     args: tuple[Value, ...]
 
+    def __init__(self, name: str, args: tuple[Value, ...]) -> None:
+        init_field(self, "name", name)
+        init_field(self, "args", args)
 
-@dataclass(frozen=True, slots=True)
-class InOut:
+
+class InOut(Frozen):
     """A value the kernel changed: ``next_id=0 => 1`` (before, after)."""
+
+    __slots__ = _fields = ("before", "after")
 
     before: Value
     after: Value
+
+    def __init__(self, before: Value, after: Value) -> None:
+        init_field(self, "before", before)
+        init_field(self, "after", after)
 
 
 class _ElidedType:
@@ -90,9 +115,10 @@ Value = Union[  # noqa: UP007 - a recursive alias needs the string forward refer
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(Frozen):
     """Where an event came from: input file index (0-based) and 1-based line numbers."""
+
+    __slots__ = _fields = ("file", "line", "first_line")
 
     file: int
     line: int
@@ -100,10 +126,18 @@ class Origin:
     first_line: int
     """The line where it started (differs from ``line`` for unfinished/resumed pairs)."""
 
+    def __init__(self, file: int, line: int, first_line: int) -> None:
+        init_field(self, "file", file)
+        init_field(self, "line", line)
+        init_field(self, "first_line", first_line)
 
-@dataclass(frozen=True, slots=True)
-class Call:
+
+class Call(Frozen):
     """One completed system call."""
+
+    __slots__ = _fields = ("name", "args", "result", "errno", "origin", "pid", "time", "duration",
+                           "result_path", "comm", "injected", "arg_names", "deep")
+    _uncompared = frozenset({"deep"})
 
     name: str
     args: tuple[Value, ...]
@@ -111,19 +145,39 @@ class Call:
     """The return value; ``None`` when strace printed ``= ?`` (the call never returned)."""
     errno: str | None
     origin: Origin
-    pid: int | None = None
-    time: float | None = None
+    pid: int | None
+    time: float | None
     """Seconds: since the epoch (-ttt), since midnight (-t/-tt) or since the previous line (-r)."""
-    duration: float | None = None
-    result_path: str | None = None
+    duration: float | None
+    result_path: str | None
     """The ``-y`` annotation on the result (``3<anon_inode:bpf-prog>``)."""
-    comm: str | None = None
-    injected: bool = False
-    arg_names: tuple[str | None, ...] = field(default=())
+    comm: str | None
+    injected: bool
+    arg_names: tuple[str | None, ...]
     """Names strace 6.16+ printed before arguments (``cmd=``, ``attr=``); empty when none."""
-    deep: dict[str, Any] | None = field(default=None, compare=False)
+    deep: dict[str, Any] | None
     """What the ptrace backend read from the tracee's memory (instructions, verifier log,
     uprobe target...); None for calls that came from strace."""
+
+    def __init__(self, name: str, args: tuple[Value, ...], result: int | None, errno: str | None,
+                 origin: Origin, pid: int | None = None, time: float | None = None,
+                 duration: float | None = None, result_path: str | None = None,
+                 comm: str | None = None, injected: bool = False,
+                 arg_names: tuple[str | None, ...] = (),
+                 deep: dict[str, Any] | None = None) -> None:
+        init_field(self, "name", name)
+        init_field(self, "args", args)
+        init_field(self, "result", result)
+        init_field(self, "errno", errno)
+        init_field(self, "origin", origin)
+        init_field(self, "pid", pid)
+        init_field(self, "time", time)
+        init_field(self, "duration", duration)
+        init_field(self, "result_path", result_path)
+        init_field(self, "comm", comm)
+        init_field(self, "injected", injected)
+        init_field(self, "arg_names", arg_names)
+        init_field(self, "deep", deep)
 
     @property
     def line(self) -> int:
@@ -134,27 +188,47 @@ class Call:
         return self.errno is None and self.result is not None and self.result >= 0
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(Frozen):
     """``--- SIGINT {si_signo=SIGINT, ...} ---``: a signal delivered to ``pid``."""
+
+    __slots__ = _fields = ("name", "info", "origin", "pid", "time")
 
     name: str
     info: dict[str, Value]
     origin: Origin
-    pid: int | None = None
-    time: float | None = None
+    pid: int | None
+    time: float | None
+
+    def __init__(self, name: str, info: dict[str, Value], origin: Origin, pid: int | None = None,
+                 time: float | None = None) -> None:
+        init_field(self, "name", name)
+        init_field(self, "info", info)
+        init_field(self, "origin", origin)
+        init_field(self, "pid", pid)
+        init_field(self, "time", time)
 
 
-@dataclass(frozen=True, slots=True)
-class Exit:
+class Exit(Frozen):
     """``+++ exited with 0 +++`` or ``+++ killed by SIGKILL +++``."""
 
+    __slots__ = _fields = ("origin", "pid", "time", "code", "signal", "core_dumped")
+
     origin: Origin
-    pid: int | None = None
-    time: float | None = None
-    code: int | None = None
-    signal: str | None = None
-    core_dumped: bool = False
+    pid: int | None
+    time: float | None
+    code: int | None
+    signal: str | None
+    core_dumped: bool
+
+    def __init__(self, origin: Origin, pid: int | None = None, time: float | None = None,
+                 code: int | None = None, signal: str | None = None,
+                 core_dumped: bool = False) -> None:
+        init_field(self, "origin", origin)
+        init_field(self, "pid", pid)
+        init_field(self, "time", time)
+        init_field(self, "code", code)
+        init_field(self, "signal", signal)
+        init_field(self, "core_dumped", core_dumped)
 
 
 MAP_READS: tuple[str, ...] = (
@@ -165,8 +239,7 @@ MAP_READS: tuple[str, ...] = (
 index here where one byte per call is kept (:class:`MapReads`, the tracker's runs)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MapReads:
+class MapReads(Frozen):
     """Successive complete lines ``bpf(BPF_MAP_LOOKUP_ELEM|GET_NEXT_KEY|..., {map_fd=N,
     ...}) = 0`` of one process, as framing recognised them in bulk.
 
@@ -177,6 +250,8 @@ class MapReads:
     that wants one :class:`Call` per line never asks for them.
     """
 
+    __slots__ = _fields = ("pid", "map_fd", "file", "line", "codes")
+
     pid: int | None
     map_fd: int
     file: int
@@ -184,6 +259,13 @@ class MapReads:
     """The first call's line; the others follow it, one per line."""
     codes: bytes
     """Each call's command, as its index in :data:`MAP_READS`."""
+
+    def __init__(self, pid: int | None, map_fd: int, file: int, line: int, codes: bytes) -> None:
+        init_field(self, "pid", pid)
+        init_field(self, "map_fd", map_fd)
+        init_field(self, "file", file)
+        init_field(self, "line", line)
+        init_field(self, "codes", codes)
 
 
 Event = Union[Call, Signal, Exit]  # noqa: UP007 - runtime alias, Python 3.10 needs Union

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bpfexplain.plain import Frozen, init_field
 from bpfexplain.routes.netlink import SYSCALLS as NETLINK_SYSCALLS
 from bpfexplain.routes.netlink import NetlinkHandler
 from bpfexplain.story_words import Spans
@@ -25,9 +26,10 @@ HolderKind = Literal["perf", "link", "socket"]
 """Picture node kind of the object that holds an attachment (``render/picture.py``)."""
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(Frozen):
     """How the picture draws the object that holds the attachment."""
+
+    __slots__ = _fields = ("kind", "title", "many", "live")
 
     kind: HolderKind
     title: str
@@ -37,6 +39,12 @@ class Holder:
     live: str
     """The edge from the holder to the attach point once it went live; ``{lines}`` is
     replaced by the line references."""
+
+    def __init__(self, kind: HolderKind, title: str, many: str, live: str) -> None:
+        init_field(self, "kind", kind)
+        init_field(self, "title", title)
+        init_field(self, "many", many)
+        init_field(self, "live", live)
 
 
 def _never(att: Attachment) -> str | None:
