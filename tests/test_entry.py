@@ -222,3 +222,63 @@ def test_the_entry_points_run_is_typers_run(argv: list[str], status: int) -> Non
     typer_way = _outputs([sys.executable, "-c", TYPER_WAY, *argv])
     assert own == typer_way
     assert own[0] == status
+
+
+# ---- leaving without the interpreter's teardown ---------------------------------------
+
+EXIT_PROBE = r"""
+import atexit, sys, threading, time
+from bpfexplain import entry
+out = sys.argv[1]
+def note(word):
+    with open(out, "a") as f:
+        f.write(word + "\n")
+atexit.register(note, "handler")
+def worker(word, delay):
+    time.sleep(delay)
+    note(word)
+threading.Thread(target=worker, args=("daemon", 30), daemon=True).start()
+if sys.argv[2] == "thread":
+    threading.Thread(target=worker, args=("thread", 0.2)).start()
+print("flushed at exit", end="")
+entry.exit_now(int(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["daemon-only", "thread"])
+def test_exit_now_runs_handlers_once_waits_for_threads_and_keeps_the_status(
+        tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "notes"
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, str(out), mode, "7"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=20)
+    assert done.returncode == 7, done.stderr
+    assert done.stdout == "flushed at exit"  # buffered output is not lost by os._exit
+    notes = out.read_text().split()
+    # The daemon thread sleeps 30 s: it is neither waited for nor (so) in the notes.
+    expected = ["handler", "thread"] if mode == "thread" else ["handler"]
+    assert sorted(notes) == sorted(expected)
+
+
+CLI_PROBE = r"""
+import sys
+from bpfexplain import entry
+real = entry.exit_now
+def spy(status):
+    print("exit_now", status, file=sys.stderr)
+    real(status)
+entry.exit_now = spy
+sys.argv = ["bpfexplain", *sys.argv[1:]]
+entry.main()
+"""
+
+
+@pytest.mark.parametrize(("argv", "status"), [
+    (["explain", "map"], 0),
+    (["explain", "no-such-term-here"], 2),
+    (["--no-such-option"], 2),
+])
+def test_the_cli_path_leaves_through_exit_now(argv: list[str], status: int) -> None:
+    done = subprocess.run([sys.executable, "-c", CLI_PROBE, *argv], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert done.stderr.splitlines()[-1] == f"exit_now {status}"
