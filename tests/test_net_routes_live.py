@@ -86,10 +86,13 @@ def _sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def objs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny BPF programs and the libbpf loader, built as record.sh builds them."""
     out = tmp_path_factory.mktemp("netobjs")
+    # <linux/bpf.h> includes <asm/types.h>, which Debian keeps under the multiarch
+    # directory: gcc looks there by itself, clang -target bpf does not.
+    multiarch = _sh("gcc", "-print-multiarch").stdout.strip()
     for name in PROGS:
         shutil.copy(SRC / f"{name}.c", out)
-        _sh("clang", "-O2", "-g", "-target", "bpf", "-c", str(out / f"{name}.c"),
-            "-o", str(out / f"{name}.o"))
+        _sh("clang", "-O2", "-g", "-target", "bpf", f"-I/usr/include/{multiarch}", "-c",
+            str(out / f"{name}.c"), "-o", str(out / f"{name}.o"))
     _sh("gcc", "-O2", "-o", str(out / "netload"), str(SRC / "netload.c"), "-lbpf")
     return out
 
