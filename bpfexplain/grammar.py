@@ -269,25 +269,6 @@ CACHE_LIMIT = 1 << 20
 """The analysed grammar is about 30 kB; anything much bigger is not ours."""
 
 
-def _cache_dir() -> str | None:
-    """The private directory for the analysed grammar, or None for no cache at all.
-
-    Root takes its own home from the password database, never ``$HOME`` or
-    ``$XDG_CACHE_HOME``: under ``sudo -E`` those point into a user's home, where a
-    cache would be theirs to swap and where a root-owned ``~/.cache`` would break
-    their own programs.
-    """
-    import os
-
-    from bpfexplain.safeio import home_of_euid
-
-    if os.geteuid() == 0:
-        home = home_of_euid()
-        return str(home / ".cache" / "bpfexplain") if home is not None else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bpfexplain")
-
-
 class _PlainUnpickler(pickle.Unpickler):
     """Loads dicts, lists, strings and numbers only: refusing every global means a
     pickle cannot name a function to call, so loading it cannot run code."""
@@ -307,7 +288,7 @@ def _cached_parser(text: str) -> Lark:
     Building the LALR tables costs about 0.3 s, a third of a short ``run``.  Lark's
     own ``cache=`` option opens its pickle by path and unpickles it whole, so the
     cache is kept here instead: in a directory that is ours alone (checked on each
-    opened descriptor, see :func:`bpfexplain.safeio.open_private_dir`), holding only
+    opened descriptor, see :func:`bpfexplain.private.open_private_dir`), holding only
     Lark's plain serialised tables, loaded with an unpickler that accepts no globals.
     """
     import hashlib
@@ -318,9 +299,10 @@ def _cached_parser(text: str) -> Lark:
     from lark.grammar import Rule
     from lark.lexer import TerminalDef
 
-    from bpfexplain.safeio import open_private_dir, read_private, write_private
+    from bpfexplain.private import cache_dir, open_private_dir, read_private
+    from bpfexplain.safeio import write_private
 
-    folder = _cache_dir()
+    folder = cache_dir()
     dir_fd = open_private_dir(folder, create=2) if folder else None
     if dir_fd is None:
         return _build(text)

@@ -143,8 +143,86 @@ def find_strace(program: str = "strace") -> Strace:
     key = (path, info.st_ino, info.st_size, info.st_mtime_ns)
     found = _FOUND.get(key)
     if found is None:
-        found = _FOUND[key] = _ask_strace(path)
+        identity = _identity(path, info)
+        found = _remembered(identity)
+        if found is None:
+            found = _ask_strace(path)
+            _remember(path, identity, found)
+        _FOUND[key] = found
     return found
+
+
+# strace -V (and -h) cost the loader 2-5 ms at every start: what a binary answered is
+# kept in the private cache directory, keyed by the file's identity, so that only a
+# new or changed strace is asked again.  One line per binary, the newest first:
+#   path TAB dev TAB ino TAB size TAB mtime_ns TAB ctime_ns TAB kill_on_exit TAB banner
+# (a path or banner with a tab or a line break is never remembered).
+
+_VERSIONS_FILE = "strace-versions-1"
+_VERSIONS_KEPT = 8
+_VERSIONS_LIMIT = 1 << 16
+
+
+def _identity(path: str, info: os.stat_result) -> str:
+    """``path`` and what changes when the file at it is replaced or rewritten."""
+    return "\t".join((path, str(info.st_dev), str(info.st_ino), str(info.st_size),
+                      str(info.st_mtime_ns), str(info.st_ctime_ns)))
+
+
+def _remembered_lines() -> list[str]:
+    from bpfexplain.private import cache_dir, open_private_dir, read_private
+
+    folder = cache_dir()
+    dir_fd = open_private_dir(folder) if folder else None
+    if dir_fd is None:
+        return []
+    try:
+        data = read_private(dir_fd, _VERSIONS_FILE, limit=_VERSIONS_LIMIT)
+    finally:
+        os.close(dir_fd)
+    if data is None:
+        return []
+    return data.decode("utf-8", "replace").split("\n")
+
+
+def _remembered(identity: str) -> Strace | None:
+    """What the strace of ``identity`` answered before, if it is remembered intact."""
+    prefix = identity + "\t"
+    for line in _remembered_lines():
+        if not line.startswith(prefix):
+            continue
+        fields = line[len(prefix):].split("\t")
+        if len(fields) != 2 or fields[0] not in ("0", "1"):
+            return None
+        banner = fields[1]
+        version = version_in(banner)
+        if version is None or version < MIN_STRACE:
+            return None  # asked again: the asking says what is wrong
+        return Strace(identity.split("\t", 1)[0], version, banner,
+                      kill_on_exit=fields[0] == "1")
+    return None
+
+
+def _remember(path: str, identity: str, found: Strace) -> None:
+    """Keep ``found`` for the next start (best effort: a cache, never an error)."""
+    banner = found.version_text
+    if any(c in text for text in (path, banner) for c in "\t\n\r") \
+            or version_in(banner) != found.version:
+        return
+    line = f"{identity}\t{int(found.kill_on_exit)}\t{banner}"
+    kept = [old for old in _remembered_lines() if old and not old.startswith(path + "\t")]
+    from bpfexplain.private import cache_dir, open_private_dir
+    from bpfexplain.safeio import write_private
+
+    folder = cache_dir()
+    dir_fd = open_private_dir(folder, create=2) if folder else None
+    if dir_fd is None:
+        return
+    try:
+        write_private(dir_fd, _VERSIONS_FILE,
+                      "\n".join([line, *kept[:_VERSIONS_KEPT - 1]]).encode() + b"\n")
+    finally:
+        os.close(dir_fd)
 
 
 def version_in(banner: str) -> tuple[int, ...] | None:
@@ -515,7 +593,7 @@ while True:
     said += chunk
 words = said.split()
 if not words or words[-1] == b"done":
-    sys.exit(0)
+    os._exit(0)  # nothing to guard: no teardown either, bpfexplain may be reaping us
 strace = int(words[0])
 
 def status(pid):
@@ -631,13 +709,22 @@ class Watchdog:
                 self._control = -1
 
     def stand_down(self) -> None:
-        """Everything ended in order: released, and its process reaped."""
+        """Everything ended in order: released, and its process reaped, but not waited for.
+
+        Released, it exits within milliseconds; waiting for that cost every run 1-4 ms
+        at its very end.  A daemon thread reaps it instead (killing it if it has not
+        left within 5 s), so that a long-lived caller keeps no zombie; a bpfexplain
+        that exits first leaves the reaping to init."""
         self.release()
-        if self.proc is not None:
-            if not exited_within(self.proc, 5):
-                self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            _thread.start_new_thread(_reap, (proc,))
+
+
+def _reap(proc: Child) -> None:
+    if not exited_within(proc, 5):
+        proc.kill()
+    proc.wait()
 
 
 def exited_within(proc: Child, timeout: float) -> bool:

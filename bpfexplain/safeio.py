@@ -20,9 +20,12 @@ Outputs are checked with :func:`check_output` before any parsing or tracing, so 
 mistake costs a second, not a long run; every refusal is an :class:`UnsafePath`
 (an input error, exit 3) with one line saying why.
 
-Small files bpfexplain *reads* and trusts (sidecars, its grammar cache) are opened
-with :func:`read_trusted`: no symlink at the end, a regular file, an owner we trust,
-and a size cap, all checked with ``fstat`` on the opened descriptor.
+Small files bpfexplain *reads* and trusts (sidecars) are opened with
+:func:`read_trusted`: no symlink at the end, a regular file, an owner we trust, and a
+size cap, all checked with ``fstat`` on the opened descriptor.  Its private cache
+directory (the analysed grammar, strace's version) is opened and read by the same
+rules in :mod:`bpfexplain.private`, which needs nothing but ``os`` (``run`` reads it
+before strace starts).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import secrets
 import stat
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Literal
 
 from bpfexplain.errors import InputError
@@ -354,69 +356,7 @@ def read_named(path: str | os.PathLike[str], *, limit: int) -> bytes:
 
 
 # --------------------------------------------------------------------------------
-# a private directory (the grammar cache)
-
-
-def open_private_dir(path: str, *, create: int = 0) -> int | None:
-    """An ``O_PATH`` descriptor of ``path`` if it is ours alone, else None.
-
-    Every directory on the way must belong to us or root and, when others may write
-    it, be sticky (``/tmp``) so nobody can swap what is in it; the last one must be
-    ours and writable by nobody else.  The last ``create`` components are made (0700)
-    when missing.  No symlink is followed at all.
-    """
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if not path.startswith("/") or ".." in parts or not parts:
-        return None
-    try:
-        fd = os.open("/", _DIR_FLAGS)
-    except OSError:
-        return None
-    keep = False
-    try:
-        for index, name in enumerate(parts):
-            if not _guarded(os.fstat(fd)):
-                return None
-            try:
-                new = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            except FileNotFoundError:
-                if index < len(parts) - create:
-                    return None
-                os.mkdir(name, 0o700, dir_fd=fd)
-                new = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            fd = _replace_fd(fd, new)
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None
-        keep = True
-        return fd
-    except OSError:
-        return None  # a symlink (ELOOP/ENOTDIR), no permission, a full disk...
-    finally:
-        if not keep:
-            os.close(fd)
-
-
-def _guarded(info: os.stat_result) -> bool:
-    """A directory nobody but us and root can change the entries of."""
-    return info.st_uid in (os.geteuid(), 0) and (
-        not info.st_mode & 0o022 or bool(info.st_mode & stat.S_ISVTX))
-
-
-def read_private(dir_fd: int, name: str, *, limit: int) -> bytes | None:
-    """A file of ours in a private directory; None when missing or not plainly ours."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                     dir_fd=dir_fd)
-    except OSError:
-        return None
-    with open(fd, "rb", closefd=True) as f:
-        info = os.fstat(fd)
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
-                or info.st_mode & 0o022 or info.st_size > limit):
-            return None
-        data = f.read(limit + 1)
-    return data if len(data) <= limit else None
+# a private directory (the caches): found, opened and read in bpfexplain.private
 
 
 def write_private(dir_fd: int, name: str, data: bytes) -> None:
@@ -433,14 +373,3 @@ def write_private(dir_fd: int, name: str, data: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=dir_fd)
-
-
-def home_of_euid() -> Path | None:
-    """The home directory the password database gives our effective user."""
-    import pwd
-
-    try:
-        return Path(pwd.getpwuid(os.geteuid()).pw_dir)
-    except (KeyError, OSError):
-        return None
-

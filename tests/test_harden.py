@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfexplain import safeio
+from bpfexplain import private, safeio
 from bpfexplain.errors import InputError
 from bpfexplain.text import json_text, safe
 
@@ -263,25 +263,25 @@ def test_root_never_uses_a_cache_in_a_users_home(shared: Path) -> None:
 def test_private_dir_refuses_other_owners_and_symlinks(shared: Path) -> None:
     mine = shared / "mine"
     mine.mkdir(mode=0o700)
-    fd = safeio.open_private_dir(str(mine))
+    fd = private.open_private_dir(str(mine))
     assert fd is not None
     os.close(fd)
     theirs = shared / "theirs"
     as_nobody("mkdir", "-m", "0700", str(theirs))
-    assert safeio.open_private_dir(str(theirs)) is None
+    assert private.open_private_dir(str(theirs)) is None
     as_nobody("ln", "-s", str(mine), str(shared / "swapped"))
-    assert safeio.open_private_dir(str(shared / "swapped")) is None
+    assert private.open_private_dir(str(shared / "swapped")) is None
     (mine / "loose").mkdir(mode=0o777)
     (mine / "loose").chmod(0o777)
-    assert safeio.open_private_dir(str(mine / "loose")) is None
+    assert private.open_private_dir(str(mine / "loose")) is None
     # a file of another owner in a private directory is not read
-    fd = safeio.open_private_dir(str(mine))
+    fd = private.open_private_dir(str(mine))
     assert fd is not None
     try:
         (mine / "f").write_bytes(b"data")
-        assert safeio.read_private(fd, "f", limit=100) == b"data"
+        assert private.read_private(fd, "f", limit=100) == b"data"
         os.chown(mine / "f", NOBODY, NOBODY)
-        assert safeio.read_private(fd, "f", limit=100) is None
+        assert private.read_private(fd, "f", limit=100) is None
     finally:
         os.close(fd)
 

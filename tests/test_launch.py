@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,112 @@ def test_no_module_the_way_to_exec_avoids_is_loaded() -> None:
                          check=True).stdout
     assert out.strip() == str(["__future__", "bpfexplain", "bpfexplain.errors",
                                "bpfexplain.launch", "bpfexplain.traced"])
+
+
+def test_a_released_watchdog_is_reaped_without_being_waited_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """stand_down returns at once; the watchdog still ends, reaped (no zombie left)."""
+    gate = threading.Event()
+    real = launch.exited_within
+
+    def held(proc: launch.Child, timeout: float) -> bool:
+        gate.wait(10)
+        return real(proc, timeout)
+
+    monkeypatch.setattr(launch, "exited_within", held)
+    watchdog = launch.Watchdog(-1, -1, attach=False)
+    assert watchdog.proc is not None
+    pid = watchdog.proc.pid
+    watchdog.stand_down()  # would hang for 10 s if it waited through exited_within
+    assert watchdog.proc is None
+    assert Path(f"/proc/{pid}").exists()  # not reaped yet: the reaper is held
+    gate.set()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not Path(f"/proc/{pid}").exists(), "the watchdog was not reaped"
+
+
+# ---- strace's answers, remembered ----------------------------------------------------
+
+def _fake_strace(folder: Path, banner: str) -> tuple[Path, Path]:
+    """A strace that notes each time it is asked, and what it answers."""
+    asked = folder / "asked"
+    fake = folder / "strace"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {asked}\necho '{banner}'\n")
+    fake.chmod(0o755)
+    return fake, asked
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from bpfexplain import private
+
+    folder = tmp_path / "cache" / "bpfexplain"
+    monkeypatch.setattr(private, "cache_dir", lambda: str(folder))
+    monkeypatch.setattr(launch, "_FOUND", {})
+    (tmp_path / "bin").mkdir()
+    return folder
+
+
+def test_strace_is_asked_once_per_binary(tmp_path: Path, cache: Path) -> None:
+    fake, asked = _fake_strace(tmp_path / "bin", "strace -- version 6.1")
+    first = launch.find_strace(str(fake))
+    launch._FOUND.clear()  # as a new process
+    assert launch.find_strace(str(fake)) == first
+    assert asked.read_text().split() == ["-V"]  # 6.1: -h is not asked either
+    assert stat_mode(cache / launch._VERSIONS_FILE) == 0o600
+    # Rewritten (a new strace installed at the same path): asked again.
+    fake.write_text(fake.read_text().replace("6.1", "6.0"))
+    launch._FOUND.clear()
+    assert launch.find_strace(str(fake)).version == (6, 0)
+    assert asked.read_text().split() == ["-V", "-V"]
+    lines = (cache / launch._VERSIONS_FILE).read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("\t0\tstrace -- version 6.0")
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("damage", [
+    lambda line: line.replace("\t0\t", "\tyes\t"),             # not a flag
+    lambda line: line.replace("version 6.1", "version 4.2"),   # too old: the asking says so
+    lambda line: line.replace("version 6.1", "version"),       # no version
+    lambda line: line.rsplit("\t", 1)[0],                      # a field short
+])
+def test_a_damaged_answer_is_asked_again(tmp_path: Path, cache: Path,
+                                         damage: Callable[[str], str]) -> None:
+    fake, asked = _fake_strace(tmp_path / "bin", "strace -- version 6.1")
+    launch.find_strace(str(fake))
+    kept = cache / launch._VERSIONS_FILE
+    kept.write_text(damage(kept.read_text().rstrip("\n")) + "\n")
+    launch._FOUND.clear()
+    assert launch.find_strace(str(fake)).version == (6, 1)
+    assert asked.read_text().split() == ["-V", "-V"]
+
+
+def test_an_unreadable_cache_is_no_cache(tmp_path: Path, cache: Path) -> None:
+    """A cache directory others may write is neither read nor written."""
+    cache.mkdir(parents=True, mode=0o777)
+    cache.chmod(0o777)
+    fake, asked = _fake_strace(tmp_path / "bin", "strace -- version 6.1")
+    for _ in range(2):
+        launch._FOUND.clear()
+        assert launch.find_strace(str(fake)).version == (6, 1)
+    assert asked.read_text().split() == ["-V", "-V"]
+    assert not (cache / launch._VERSIONS_FILE).exists()
+
+
+def test_each_binary_keeps_its_own_answer(tmp_path: Path, cache: Path) -> None:
+    answers = {}
+    for n in range(3):  # 6.2 knows --kill-on-exit: strace -h is asked as well
+        folder = tmp_path / f"s{n}"
+        folder.mkdir()
+        fake, _ = _fake_strace(folder, f"strace -- version 6.{n}")
+        answers[fake] = launch.find_strace(str(fake))
+    launch._FOUND.clear()
+    for fake, found in answers.items():
+        assert launch.find_strace(str(fake)) == found
+    for n, fake in enumerate(answers):
+        assert (fake.parent / "asked").read_text().split() == ["-V", "-h"][:1 + (n == 2)]
