@@ -50,7 +50,7 @@ import re
 import signal
 import threading
 import time
-from _queue import SimpleQueue  # queue.SimpleQueue itself, without queue.py's imports
+from _queue import Empty, SimpleQueue  # queue.py's own, without queue.py's imports
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -106,6 +106,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bpfexplain.framing import Stats
+    from bpfexplain.render.text import Prerendered
     from bpfexplain.story import Story
     from bpfexplain.values import Event, Tracked
 
@@ -151,6 +152,20 @@ The reader thread that drains strace's pipe keeps full priority."""
 
 _PTRACE_TRACEME = 0
 _FIRST_PID = re.compile(rb"(\d+) ")
+IDLE_AFTER = 0.02
+"""Seconds without strace output after which the log counts as quiet (see
+:attr:`LiveTrace.on_idle`): longer than the gaps of a loader at work."""
+
+PREPARE_SPACING = 4
+"""A story prepared while the loader is quiet is prepared again only after this many
+times as long as the last one took (and only when new events came)..."""
+
+PREPARE_BUDGET = 0.1
+PREPARE_SHARE = 0.02
+"""...and only while all of them together took less than ``PREPARE_BUDGET`` seconds
+plus ``PREPARE_SHARE`` of the run so far: a head start on the end, never a cost that
+grows with a long run."""
+
 _READ_SIZE = 1 << 18
 _SMALL_READ = 1 << 14
 _GATHER = 0.01
@@ -250,13 +265,25 @@ def traced_by(tracer: int) -> set[int]:
 
 
 class _ChunkReader(io.RawIOBase):
-    """A raw stream over chunks a reader thread queues; an empty chunk is end of file."""
+    """A raw stream over chunks a reader thread queues; an empty chunk is end of file.
 
-    def __init__(self, chunks: SimpleQueue[bytes]):
+    ``idle`` is called (on the reading thread) when no chunk has come for
+    :data:`IDLE_AFTER` seconds, once per quiet spell, before the read blocks on."""
+
+    def __init__(self, chunks: SimpleQueue[bytes], idle: Callable[[], None] | None = None):
         super().__init__()
         self._chunks = chunks
+        self._idle = idle
         self._rest = b""
         self._eof = False
+
+    def _next(self) -> bytes:
+        if self._idle is not None:
+            try:
+                return self._chunks.get(timeout=IDLE_AFTER)
+            except Empty:
+                self._idle()
+        return self._chunks.get()
 
     def readable(self) -> bool:
         return True
@@ -265,7 +292,7 @@ class _ChunkReader(io.RawIOBase):
         if not self._rest:
             if self._eof:
                 return 0
-            chunk = self._chunks.get()
+            chunk = self._next()
             if not chunk:
                 self._eof = True
                 return 0
@@ -323,7 +350,15 @@ class LiveTrace:
         self._lock = threading.Lock()
         self._strace_gone = threading.Event()
         self.killed = False
-        self.stream: BinaryIO = io.BufferedReader(_ChunkReader(self._chunks), 1 << 16)
+        self.on_idle: Callable[[], None] | None = None
+        """Called on the thread reading :attr:`stream` when strace has been quiet for
+        :data:`IDLE_AFTER` seconds (the loader waits, or works without system calls)."""
+        self.stream: BinaryIO = io.BufferedReader(_ChunkReader(self._chunks, self._idle),
+                                                  1 << 16)
+
+    def _idle(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
 
     # -- starting ---------------------------------------------------------------
 
@@ -908,12 +943,49 @@ class LiveView:
         self._lock = threading.Lock()
         self._last_step = time.monotonic()
         self._last_status = ""
+        self._fed = 0
+        self._prepare: tuple[str, Prerendered] | None = None
+        self._prepared_at = 0  # self._fed when the story was last prepared
+        self._prepare_after = 0.0
+        self._prepare_spent = 0.0
 
     def attach(self, session: LiveSession) -> None:
         """Show ``session``'s notices and status from now on."""
         self.session = session
         session.notice = self.notice
         session.tick = self.tick
+        session.trace.on_idle = self._get_ahead
+
+    def prepare_story(self, detail: str, prerendered: Prerendered) -> None:
+        """While the loader is quiet, render the story so far into ``prerendered``:
+        at the end, only the parts that changed since are rendered (after the loader
+        exits, the user waits for every millisecond of that)."""
+        self._prepare = (detail, prerendered)
+
+    def _get_ahead(self) -> None:
+        """The idle hook: prepare the story, within :data:`PREPARE_SPACING` and the
+        budget (:data:`PREPARE_BUDGET`, :data:`PREPARE_SHARE`)."""
+        if self._prepare is None or self._fed == self._prepared_at or self.session is None:
+            return
+        begun = time.monotonic()
+        budget = PREPARE_BUDGET + PREPARE_SHARE * (begun - self.session.started)
+        if begun < self._prepare_after or self._prepare_spent > budget:
+            return
+        detail, prerendered = self._prepare
+        fed = self._fed
+        try:
+            with self._lock:
+                story = self.explainer.story_so_far(detail)
+            prerendered.fill(story)
+        except Exception:
+            # Only ever a head start: the final story is made and printed as always.
+            prerendered.clear()
+            self._prepare = None
+            return
+        took = time.monotonic() - begun
+        self._prepared_at = fed
+        self._prepare_spent += took
+        self._prepare_after = time.monotonic() + PREPARE_SPACING * took
 
     def notice(self, message: str) -> None:
         from rich.text import Text
@@ -923,6 +995,7 @@ class LiveView:
 
     def feed(self, event: Tracked) -> None:
         with self._lock:
+            self._fed += 1
             steps = self.explainer.feed(event)
             if self.quiet or not steps:
                 return

@@ -70,6 +70,16 @@ class LiveExplainer:
     def story(self, detail: str = "default") -> Story:
         return build_story(self.tracker.lifecycle(), detail)
 
+    def story_so_far(self, detail: str = "default") -> Story:
+        """The story if the log ended here, the tracker left as it was: the lifecycle
+        finishes and classifies in place, so it is made from a copy (the resolver,
+        this machine's names, is shared, not copied)."""
+        import copy
+
+        resolver = self.tracker.resolver
+        tracker = copy.deepcopy(self.tracker, {id(resolver): resolver})
+        return build_story(tracker.lifecycle(), detail)
+
     def attached_count(self) -> int:
         return sum(1 for a in self.tracker.attachments
                    if a.ended_line is None and not a.probe)

@@ -49,6 +49,12 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
         view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
                              files=[str(save) if save else "<strace>"])
         view.attach(session)
+        prerendered = None
+        if fmt == "text" and output is None:
+            from bpfexplain.render.text import Prerendered
+
+            prerendered = Prerendered(make_console(sys.stdout, color=color))
+            view.prepare_story(detail, prerendered)
         stats = Stats()
         for event in session.events(stats):
             view.feed(event)
@@ -67,7 +73,15 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
         log = read_log([str(config.save)])
         if scratch is not None:
             log = LogText(("<strace>",), log.lines)
-    emit_story(story, fmt, output, color, log)
+    if prerendered is not None:
+        from bpfexplain.render.text import print_story
+
+        # The same as emit_story's text, with the parts rendered while the loader
+        # was quiet taken as they were rendered then.
+        print_story(story, prerendered.console, prerendered)
+        sys.stdout.flush()
+    else:
+        emit_story(story, fmt, output, color, log)
     if scratch is not None:
         scratch.cleanup()
     return outcome.status

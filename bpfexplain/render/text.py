@@ -8,6 +8,9 @@ characters: a program named ``[bold]x`` prints as those characters, and one name
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
@@ -105,40 +108,120 @@ def _problems_grid(problems: list[Problem]) -> Table:
     return grid
 
 
-def story_renderables(story: Story) -> list[RenderableType]:
-    out: list[RenderableType] = []
+PartKey = tuple[object, ...]
+"""What a part of the story shows, all of it: equal keys print equal text."""
+
+
+def story_parts(story: Story) -> list[tuple[PartKey | None, Callable[[], RenderableType]]]:
+    """The story's renderables, in order, each made on demand: the phases, the graph
+    and the problems with the key of what they show (see :class:`Prerendered`), the
+    small parts (headline, titles, spacing, footer) with none."""
+    parts: list[tuple[PartKey | None, Callable[[], RenderableType]]] = []
+
+    def small(renderable: RenderableType) -> None:
+        parts.append((None, lambda: renderable))
+
     headline = spans_text(story.headline)
     headline.stylize("headline")
-    out.append(headline)
+    small(headline)
     if story.detail != "brief":
         number = 0
         many = len(story.sections) > 1
         for section in story.sections:
             if many:
-                out.append(Text(""))
+                small(Text(""))
                 title = Text("── ")
                 title.append_text(spans_text(section.title))
-                out.append(title)
+                small(title)
             for phase in section.phases:
                 number += 1
-                out.append(Text(""))
-                out.append(_phase(number, phase))
-    out.append(Text(""))
-    out.append(_tree(story.graph))
-    real = [p for p in story.problems if not p.probe]
+                small(Text(""))
+                parts.append((("phase", number, phase), partial(_phase, number, phase)))
+    small(Text(""))
+    parts.append((("graph", story.graph), partial(_tree, story.graph)))
+    real = tuple(p for p in story.problems if not p.probe)
     if real:
-        out.append(Text(""))
-        out.append(Text("What went wrong", style="phase"))
-        out.append(Padding(_problems_grid(real), (0, 0, 0, 2)))
-    out.append(Text(""))
+        small(Text(""))
+        small(Text("What went wrong", style="phase"))
+        parts.append((("problems", real), partial(_problems_part, real)))
+    small(Text(""))
     for line in story.footer:
-        out.append(Text(safe(line), style="dim"))
-    return out
+        small(Text(safe(line), style="dim"))
+    return parts
 
 
-def print_story(story: Story, console: Console) -> None:
-    for renderable in story_renderables(story):
-        console.print(renderable)
+def _problems_part(problems: tuple[Problem, ...]) -> RenderableType:
+    return Padding(_problems_grid(list(problems)), (0, 0, 0, 2))
+
+
+def story_renderables(story: Story) -> list[RenderableType]:
+    return [make() for _, make in story_parts(story)]
+
+
+class Prerendered:
+    """Parts of a story already printed, as text, for one console.
+
+    ``run`` builds the story so far while the loader is quiet (:meth:`fill`) and the
+    final story then prints the parts that did not change from that text: the phases
+    that ended long before the loader did cost nothing after it.  The text is what
+    ``console.print`` writes, captured from the same console; a change of its width
+    or colours since (a resized terminal) makes every part render afresh.
+    """
+
+    def __init__(self, console: Console):
+        self.console = console
+        self._texts: dict[tuple[object, PartKey], str] = {}
+
+    def usable(self) -> bool:
+        """Whether captured text is exactly what printing writes on this console."""
+        c = self.console
+        return not (c.record or c.quiet or c.is_jupyter)
+
+    def _settings(self) -> object:
+        c = self.console
+        return (c.width, c.color_system, c.is_terminal, c.no_color, c.legacy_windows)
+
+    def fill(self, story: Story) -> int:
+        """Render the keyed parts of ``story`` not already rendered; how many were new.
+        Parts no longer in the story are forgotten (the cache stays one story big)."""
+        settings = self._settings()
+        texts: dict[tuple[object, PartKey], str] = {}
+        new = 0
+        for key, make in story_parts(story):
+            if key is None:
+                continue
+            at = (settings, key)
+            text = self._texts.get(at)
+            if text is None:
+                with self.console.capture() as capture:
+                    self.console.print(make())
+                text = capture.get()
+                new += 1
+            texts[at] = text
+        self._texts = texts
+        return new
+
+    def clear(self) -> None:
+        self._texts = {}
+
+    def text(self, key: PartKey) -> str | None:
+        return self._texts.get((self._settings(), key))
+
+
+def print_story(story: Story, console: Console, prerendered: Prerendered | None = None
+                ) -> None:
+    """``story`` on ``console``; parts found in ``prerendered`` (made for this same
+    console) are written as they were rendered then."""
+    cache = prerendered if prerendered is not None and prerendered.console is console \
+        and prerendered.usable() else None
+    for key, make in story_parts(story):
+        text = cache.text(key) if cache is not None and key is not None else None
+        if text is None:
+            console.print(make())
+        else:
+            console.file.write(text)
+    if cache is not None:
+        console.file.flush()
 
 
 def print_step(step: Step, console: Console) -> None:

@@ -59,6 +59,31 @@ class Request:
     """Called with the answering call and None (error 0) or the errno name; with no
     call when the log shows no answer."""
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Request:
+        """A copy whose answer acts on the copied tracker: ``on_answer`` is a closure
+        over the request's objects (its program, its attributes), and deepcopy would
+        share a function, and so those, with the original (``run`` tells the story so
+        far from a copy of the tracker while requests still wait for their answer)."""
+        import copy
+        import types
+
+        answer = self.on_answer
+        if isinstance(answer, types.FunctionType) and answer.__closure__:
+            cells = []
+            for cell in answer.__closure__:
+                try:
+                    contents = cell.cell_contents
+                except ValueError:  # a name not bound yet
+                    cells.append(types.CellType())
+                else:
+                    cells.append(types.CellType(copy.deepcopy(contents, memo)))
+            answer = types.FunctionType(answer.__code__, answer.__globals__, answer.__name__,
+                                        answer.__defaults__, tuple(cells))
+        copied = Request(copy.deepcopy(self.call, memo), copy.deepcopy(self.message, memo),
+                         answer)
+        memo[id(self)] = copied
+        return copied
+
 
 NetlinkHandler = Callable[[TrackerBase, Call, Message], "Request | None"]
 """A route's handler for one netlink message type; returns what waits for an ack."""
