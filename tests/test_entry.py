@@ -182,10 +182,12 @@ main()
 """
 
 BEFORE_EXEC = {"__future__", "bpfexplain", "bpfexplain.entry", "bpfexplain.errors",
-               "bpfexplain.launch", "bpfexplain.traced", "select"}
+               "bpfexplain.launch", "bpfexplain.private", "bpfexplain.traced", "pwd",
+               "select"}
 """Everything ``run`` may import before strace starts: no typer, rich or Lark, and
 not even subprocess, threading, re, typing, dataclasses, tempfile or shutil (tens of
-milliseconds together, which the loader would wait for)."""
+milliseconds together, which the loader would wait for); strace's remembered version
+is read with ``bpfexplain.private`` (and ``pwd`` for root's home)."""
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
