@@ -84,15 +84,17 @@ class Sample:
     wall: float
     cpu: float
     stdout: bytes = b""
-    ticks: list[float] | None = None
+    ticks: list[tuple[float, float]] | None = None
+    """(when the line came, the loader's own clock in seconds) for each tick line."""
 
 
 def once(cmd: list[str], *, expect: int = 0, env: dict[str, str] | None = None,
          ticks: bool = False) -> Sample:
-    """Run ``cmd``; wall and tree CPU time; with ``ticks``, when each tick line came."""
+    """Run ``cmd``; wall and tree CPU time; with ``ticks``, when each tick line came
+    and the time the loader wrote in it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    arrived: list[float] = []
+    arrived: list[tuple[float, float]] = []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if ticks else subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     # A blocking wait, ended by a timer on a runaway: Popen.wait(timeout=...) polls with
@@ -105,7 +107,7 @@ def once(cmd: list[str], *, expect: int = 0, env: dict[str, str] | None = None,
             assert proc.stdout is not None
             for line in proc.stdout:
                 if line.startswith(b"tick "):
-                    arrived.append(time.perf_counter())
+                    arrived.append((time.perf_counter(), int(line.split()[1]) / 1000))
         status = proc.wait()
     finally:
         watchdog.cancel()
@@ -247,11 +249,16 @@ def bench_parse(python: str, runs: int, tmp: str) -> None:
         path.unlink()
 
 
-def drift(ticks: list[float]) -> float:
-    """How far the last tick came from where a steady one-second clock puts it."""
+def drift(ticks: list[tuple[float, float]]) -> float:
+    """How far the loader's output fell behind its own clock from the first tick line to
+    the last: the time between their arrivals less the time between the loader's
+    readings in them (bpftrace's ``elapsed``).  Read from the lines rather than counted
+    because a tick printed in the same instant as the ``exit()`` may or may not come
+    out, which made a count jump by whole seconds."""
     if len(ticks) < 2:
         return float("nan")
-    return abs((ticks[-1] - ticks[0]) - (len(ticks) - 1))
+    (first, clock_first), (last, clock_last) = ticks[0], ticks[-1]
+    return abs((last - first) - (clock_last - clock_first))
 
 
 def bench_interval(python: str, runs: int, tmp: str) -> None:
