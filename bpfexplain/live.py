@@ -948,13 +948,14 @@ class LiveView:
         self._prepared_at = 0  # self._fed when the story was last prepared
         self._prepare_after = 0.0
         self._prepare_spent = 0.0
+        self._began = time.monotonic()
 
     def attach(self, session: LiveSession) -> None:
         """Show ``session``'s notices and status from now on."""
         self.session = session
         session.notice = self.notice
         session.tick = self.tick
-        session.trace.on_idle = self._get_ahead
+        session.trace.on_idle = self.get_ahead
 
     def prepare_story(self, detail: str, prerendered: Prerendered) -> None:
         """While the loader is quiet, render the story so far into ``prerendered``:
@@ -962,13 +963,14 @@ class LiveView:
         exits, the user waits for every millisecond of that)."""
         self._prepare = (detail, prerendered)
 
-    def _get_ahead(self) -> None:
-        """The idle hook: prepare the story, within :data:`PREPARE_SPACING` and the
-        budget (:data:`PREPARE_BUDGET`, :data:`PREPARE_SHARE`)."""
-        if self._prepare is None or self._fed == self._prepared_at or self.session is None:
+    def get_ahead(self) -> None:
+        """The idle hook (either backend's): prepare the story, within
+        :data:`PREPARE_SPACING` and the budget (:data:`PREPARE_BUDGET`,
+        :data:`PREPARE_SHARE`)."""
+        if self._prepare is None or self._fed == self._prepared_at:
             return
         begun = time.monotonic()
-        budget = PREPARE_BUDGET + PREPARE_SHARE * (begun - self.session.started)
+        budget = PREPARE_BUDGET + PREPARE_SHARE * (begun - self._began)
         if begun < self._prepare_after or self._prepare_spent > budget:
             return
         detail, prerendered = self._prepare
@@ -1058,7 +1060,7 @@ def run_deep(command: list[str], view: LiveView, *, duration: float | None = Non
         # traced since bpfexplain.entry started it (never with a duration, which the
         # tracer would have to time)
         assert duration is None
-        return prestarted.feed(view.feed)
+        return prestarted.feed(view.feed, on_idle=view.get_ahead)
     reason = deep_supported()
     if reason is not None:
         raise EnvironmentProblem(f"--deep cannot work here: {reason}")

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     import tempfile
     from pathlib import Path
 
-    from bpfexplain.live import RunConfig, Strace
+    from bpfexplain.live import LiveView, RunConfig, Strace
     from bpfexplain.logtext import LogText
+    from bpfexplain.render.text import Prerendered
     from bpfexplain.story import Story
 
 
@@ -49,12 +50,7 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
         view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
                              files=[str(save) if save else "<strace>"])
         view.attach(session)
-        prerendered = None
-        if fmt == "text" and output is None:
-            from bpfexplain.render.text import Prerendered
-
-            prerendered = Prerendered(make_console(sys.stdout, color=color))
-            view.prepare_story(detail, prerendered)
+        prerendered = _prerender(view, fmt, output, color, detail)
         stats = Stats()
         for event in session.events(stats):
             view.feed(event)
@@ -73,15 +69,7 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
         log = read_log([str(config.save)])
         if scratch is not None:
             log = LogText(("<strace>",), log.lines)
-    if prerendered is not None:
-        from bpfexplain.render.text import print_story
-
-        # The same as emit_story's text, with the parts rendered while the loader
-        # was quiet taken as they were rendered then.
-        print_story(story, prerendered.console, prerendered)
-        sys.stdout.flush()
-    else:
-        emit_story(story, fmt, output, color, log)
+    _emit(story, fmt, output, color, prerendered, log)
     if scratch is not None:
         scratch.cleanup()
     return outcome.status
@@ -101,9 +89,37 @@ def deep_and_explain(command: list[str], *, duration: float | None, fmt: str,
     # wait after it ends is then only building and writing the story (~25 ms less).
     view = live.LiveView(make_console(sys.stderr, color=color), quiet=quiet_live,
                          files=["<ptrace>"])
+    prerendered = _prerender(view, fmt, output, color, detail)
     status = live.run_deep(command, view, duration=duration)
-    emit_story(view.story(detail), fmt, output, color)
+    _emit(view.story(detail), fmt, output, color, prerendered)
     return status
+
+
+def _prerender(view: LiveView, fmt: str, output: Path | None, color: bool | None,
+               detail: str) -> Prerendered | None:
+    """For the terminal story on stdout: a cache the view fills while the command is
+    quiet (:meth:`~bpfexplain.live.LiveView.prepare_story`)."""
+    if fmt != "text" or output is not None:
+        return None
+    from bpfexplain.render.text import Prerendered, make_console
+
+    prerendered = Prerendered(make_console(sys.stdout, color=color))
+    view.prepare_story(detail, prerendered)
+    return prerendered
+
+
+def _emit(story: Story, fmt: str, output: Path | None, color: bool | None,
+          prerendered: Prerendered | None, log: LogText | None = None) -> None:
+    """:func:`emit_story`, taking the parts rendered ahead from ``prerendered``."""
+    if prerendered is None:
+        emit_story(story, fmt, output, color, log)
+        return
+    from bpfexplain.render.text import print_story
+
+    # The same as emit_story's text: the parts rendered while the command was quiet
+    # are written as they were rendered then.
+    print_story(story, prerendered.console, prerendered)
+    sys.stdout.flush()
 
 
 def write_page(story: Story, log: LogText | None, output: Path | None) -> None:

@@ -10,6 +10,7 @@ a resized console renders afresh, and the idle hook and its budget behave.
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from pathlib import Path
@@ -132,7 +133,7 @@ def quiet_view(name: str) -> tuple[live.LiveView, Prerendered, list[Tracked]]:
     session: Any = SimpleNamespace(trace=SimpleNamespace(on_idle=None),
                                    started=time.monotonic())
     view.attach(session)
-    assert session.trace.on_idle == view._get_ahead
+    assert session.trace.on_idle == view.get_ahead
     prerendered = Prerendered(make_console(io.StringIO(), width=100, color=True))
     view.prepare_story("default", prerendered)
     return view, prerendered, events_of(name)
@@ -150,15 +151,15 @@ def test_get_ahead_prepares_only_when_there_is_something_new(
         return real(story)
 
     monkeypatch.setattr(prerendered, "fill", counted)
-    view._get_ahead()
+    view.get_ahead()
     assert fills == []  # nothing fed yet
     for event in events[:len(events) // 2]:
         view.feed(event)
-    view._get_ahead()
-    view._get_ahead()
+    view.get_ahead()
+    view.get_ahead()
     assert fills == [1]  # once: no new event the second time
     view.feed(events[len(events) // 2])
-    view._get_ahead()
+    view.get_ahead()
     assert fills == [1, 1]
 
 
@@ -168,12 +169,12 @@ def test_get_ahead_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "PREPARE_SHARE", 0.0)
     view, prerendered, events = quiet_view("seed.log")
     view.feed(events[0])
-    view._get_ahead()  # the first is free: nothing spent yet
+    view.get_ahead()  # the first is free: nothing spent yet
     assert prerendered._texts
     before = dict(prerendered._texts)
     for event in events[1:]:
         view.feed(event)
-    view._get_ahead()
+    view.get_ahead()
     assert prerendered._texts == before  # over budget: not prepared again
 
 
@@ -187,7 +188,7 @@ def test_a_failing_preparation_gives_up_quietly(monkeypatch: pytest.MonkeyPatch)
         raise RuntimeError("a bug in the snapshot")
 
     monkeypatch.setattr(view.explainer, "story_so_far", broken)
-    view._get_ahead()
+    view.get_ahead()
     assert not prerendered._texts and view._prepare is None
     assert with_cache(view.story(), prerendered) == plain(view.story())
 
@@ -206,3 +207,28 @@ def test_a_snapshot_after_every_event_changes_nothing(name: str) -> None:
     for event in events:
         fresh.feed(event)
     assert explainer.story() == fresh.story()
+
+
+def test_the_deep_explainers_pipe_calls_idle_once_per_quiet_spell() -> None:
+    from bpfexplain.deep import split
+
+    read_end, write_end = os.pipe()
+    raw = split._QuietRaw(read_end)
+    calls: list[float] = []
+    raw.idle = lambda: calls.append(time.monotonic())
+    try:
+        os.write(write_end, b"abc")
+        buffer = bytearray(16)
+        assert raw.readinto(memoryview(buffer)) == 3
+        assert calls == []  # data was there: no quiet spell
+        threading.Timer(0.3, os.write, [write_end, b"de"]).start()
+        assert raw.readinto(memoryview(buffer)) == 2
+        assert len(calls) == 1
+        os.close(write_end)
+        write_end = -1
+        assert raw.readinto(memoryview(buffer)) == 0  # the end comes at once
+        assert len(calls) == 1
+    finally:
+        raw.close()
+        if write_end >= 0:
+            os.close(write_end)

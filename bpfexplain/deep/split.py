@@ -32,6 +32,7 @@ explainer's status: nothing is left running.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -87,12 +88,46 @@ def _restore_priority() -> None:
         _niceness = None
 
 
+class _QuietRaw(io.RawIOBase):
+    """The pipe from the tracer as a raw stream that calls ``idle`` (when set) once the
+    tracer has sent nothing for :data:`bpfexplain.live.IDLE_AFTER` seconds, once per
+    quiet spell, before the read blocks on: as the strace backend's reader does."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.idle: Callable[[], None] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer: Any) -> int:
+        if self.idle is not None:
+            import select
+
+            from bpfexplain.live import IDLE_AFTER
+
+            ready, _, _ = select.select([self._fd], [], [], IDLE_AFTER)
+            if not ready:
+                self.idle()
+        return os.readv(self._fd, [buffer])
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
 class Incoming:
     """The explainer's end: the events the tracer sends, for ``command``."""
 
     def __init__(self, command: list[str], fd: int) -> None:
         self.command = command
-        self._stream = os.fdopen(fd, "rb")
+        self._raw = _QuietRaw(fd)
+        self._stream = io.BufferedReader(self._raw)
 
     def messages(self) -> Iterator[tuple[str, Any]]:
         import pickle
@@ -105,9 +140,12 @@ class Incoming:
                 return
             yield message
 
-    def feed(self, on_event: Callable[[Event], None]) -> int:
-        """Pass every event to ``on_event`` as it arrives; the command's exit status."""
+    def feed(self, on_event: Callable[[Event], None],
+             on_idle: Callable[[], None] | None = None) -> int:
+        """Pass every event to ``on_event`` as it arrives; the command's exit status.
+        ``on_idle`` is called when the tracer has been quiet for a moment."""
         _warm_up()
+        self._raw.idle = on_idle
         try:
             for kind, value in self.messages():
                 if kind == "event":
