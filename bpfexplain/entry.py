@@ -228,7 +228,49 @@ def _cli() -> int:
     return 0
 
 
+def explain_words(argv: list[str]) -> list[str] | None:
+    """The words of ``explain WORDS`` when typer surely parses ``argv`` (without the
+    program name) as ``explain`` with just those words, every option at its default;
+    else None.  Anything that looks like an option (``--color``, ``-h``, ``--``) goes
+    the ordinary way."""
+    if len(argv) < 2 or argv[0] != "explain":
+        return None
+    words = argv[1:]
+    if any(not word or word.startswith("-") for word in words):
+        return None
+    return words
+
+
+def explain_now(words: list[str]) -> int | None:
+    """``explain WORDS`` without typer (~50 ms of imports for a few lines of text), as
+    :func:`bpfexplain.cli.explain` and :func:`bpfexplain.cli.main` would carry it out
+    (tests/test_entry.py holds the two to the same output); None, having printed
+    nothing, for a term not in the glossary: the CLI then says so, with suggestions."""
+    from bpfexplain import glossary
+
+    try:
+        found = glossary.lookup(" ".join(words))
+        if found is None:
+            return None
+        from bpfexplain.render.console import make_console
+        from bpfexplain.render.handout import print_entry
+
+        print_entry(found, make_console(color=None))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()  # `bpfexplain explain map | head -1`: the reader left
+    except Exception as exc:
+        report_error(exc)
+        return 1
+    return 0
+
+
 def main() -> None:
+    words = explain_words(sys.argv[1:])
+    if words is not None:
+        status = explain_now(words)
+        if status is not None:
+            exit_now(status)
     deep = prestart_deep_options(sys.argv[1:])
     if deep is not None:
         from bpfexplain.deep import split

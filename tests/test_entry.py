@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bpfexplain import entry, live
+from bpfexplain import entry, glossary, live
 from bpfexplain.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,3 +284,51 @@ def test_the_cli_path_leaves_through_exit_now(argv: list[str], status: int) -> N
                           text=True, cwd=ROOT, timeout=60)
     assert done.returncode == status, done.stderr
     assert done.stderr.splitlines()[-1] == f"exit_now {status}"
+
+
+# ---- explain without typer ------------------------------------------------------------
+
+EXPLAIN_SHAPES: list[list[str]] = [
+    ["explain", "map"],
+    ["explain", "BPF_PROG_LOAD"],
+    ["explain", "perf", "event"],
+    ["explain", "SET_BPF"],
+    ["explain", "no-such-term-here"],   # unknown: typer's explain says so, suggestions too
+    ["explain", "--no-color", "map"],
+    ["explain", "map", "--color"],
+    ["explain", "--", "map"],
+    ["explain", "-h"],
+    ["explain"],
+    ["explain", ""],
+]
+
+ENTRY_WAY = ("import atexit, sys\n"
+             "atexit.register(lambda: print('TYPER', 'typer' in sys.modules, file=sys.stderr))\n"
+             "sys.argv = ['bpfexplain', *sys.argv[1:]]\n"
+             "from bpfexplain.entry import main\n"
+             "main()\n")
+CLI_WAY = ("import sys\n"
+           "sys.argv = ['bpfexplain', *sys.argv[1:]]\n"
+           "from bpfexplain.cli import main\n"
+           "main()\n")
+
+
+@pytest.mark.parametrize("argv", EXPLAIN_SHAPES, ids=" ".join)
+def test_explain_without_typer_says_what_typer_says(argv: list[str]) -> None:
+    def way(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                              text=True, cwd=ROOT, timeout=60, check=False)
+
+    own, typers = way(ENTRY_WAY), way(CLI_WAY)
+    *stderr, used = own.stderr.splitlines()
+    assert (own.returncode, own.stdout, stderr) == (
+        typers.returncode, typers.stdout, typers.stderr.splitlines())
+    words = entry.explain_words(argv)
+    known = words is not None and glossary.lookup(" ".join(words)) is not None
+    assert used == f"TYPER {not known}"  # typer only where the fast way declined
+
+
+def test_explain_shapes_exercise_both_ways() -> None:
+    taken = [argv for argv in EXPLAIN_SHAPES if entry.explain_words(argv) is not None]
+    assert len(taken) == 5
+    assert ["explain", "--no-color", "map"] not in taken
