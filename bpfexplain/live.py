@@ -166,6 +166,11 @@ PREPARE_SHARE = 0.02
 plus ``PREPARE_SHARE`` of the run so far: a head start on the end, never a cost that
 grows with a long run."""
 
+PREPARE_MAX_ACTIONS = 5_000
+"""...and not at all past this many tracked actions: the copy costs about 60 µs an
+action here, and the first preparation, which no budget limits yet, must not hold
+the live output back for long (a ``-p`` attach to a busy loader, say)."""
+
 _READ_SIZE = 1 << 18
 _SMALL_READ = 1 << 14
 _GATHER = 0.01
@@ -968,6 +973,8 @@ class LiveView:
         :data:`PREPARE_SPACING` and the budget (:data:`PREPARE_BUDGET`,
         :data:`PREPARE_SHARE`)."""
         if self._prepare is None or self._fed == self._prepared_at:
+            return
+        if len(self.explainer.tracker.actions) > PREPARE_MAX_ACTIONS:
             return
         begun = time.monotonic()
         budget = PREPARE_BUDGET + PREPARE_SHARE * (begun - self._began)

@@ -232,3 +232,15 @@ def test_the_deep_explainers_pipe_calls_idle_once_per_quiet_spell() -> None:
         raw.close()
         if write_end >= 0:
             os.close(write_end)
+
+
+def test_get_ahead_leaves_a_big_tracker_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    view, prerendered, events = quiet_view("seed.log")
+    for event in events:
+        view.feed(event)
+    monkeypatch.setattr(live, "PREPARE_MAX_ACTIONS", len(view.explainer.tracker.actions) - 1)
+    view.get_ahead()
+    assert not prerendered._texts  # too many actions to copy: no head start
+    monkeypatch.setattr(live, "PREPARE_MAX_ACTIONS", len(view.explainer.tracker.actions))
+    view.get_ahead()
+    assert prerendered._texts
