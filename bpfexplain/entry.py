@@ -207,7 +207,7 @@ def exit_now(status: int) -> None:
     sys.exit(status)
 
 
-def _exit_status(exc: SystemExit) -> int:
+def exit_status(exc: SystemExit) -> int:
     """The status ``sys.exit(exc.code)`` leaves with (a message is printed, as there)."""
     if exc.code is None:
         return 0
@@ -224,7 +224,7 @@ def _cli() -> int:
     try:
         cli_main()
     except SystemExit as exc:
-        return _exit_status(exc)
+        return exit_status(exc)
     return 0
 
 

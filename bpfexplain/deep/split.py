@@ -320,11 +320,9 @@ def explain(main: Callable[[], int]) -> NoReturn:
     try:
         code = main()
     except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            code = exc.code or 0
-        else:
-            print(exc.code, file=sys.stderr)
-            code = 1
+        from bpfexplain.entry import exit_status
+
+        code = exit_status(exc)
     except KeyboardInterrupt:
         code = 128 + signal.SIGINT
     except BaseException:
