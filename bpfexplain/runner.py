@@ -69,7 +69,7 @@ def trace_and_explain(config: RunConfig, strace: Strace, *, fmt: str, output: Pa
         log = read_log([str(config.save)])
         if scratch is not None:
             log = LogText(("<strace>",), log.lines)
-    _emit(story, fmt, output, color, prerendered, log)
+    emit_story(story, fmt, output, color, log, prerendered)
     if scratch is not None:
         scratch.cleanup()
     return outcome.status
@@ -91,7 +91,7 @@ def deep_and_explain(command: list[str], *, duration: float | None, fmt: str,
                          files=["<ptrace>"])
     prerendered = _prerender(view, fmt, output, color, detail)
     status = live.run_deep(command, view, duration=duration)
-    _emit(view.story(detail), fmt, output, color, prerendered)
+    emit_story(view.story(detail), fmt, output, color, prerendered=prerendered)
     return status
 
 
@@ -108,20 +108,6 @@ def _prerender(view: LiveView, fmt: str, output: Path | None, color: bool | None
     return prerendered
 
 
-def _emit(story: Story, fmt: str, output: Path | None, color: bool | None,
-          prerendered: Prerendered | None, log: LogText | None = None) -> None:
-    """:func:`emit_story`, taking the parts rendered ahead from ``prerendered``."""
-    if prerendered is None:
-        emit_story(story, fmt, output, color, log)
-        return
-    from bpfexplain.render.text import print_story
-
-    # The same as emit_story's text: the parts rendered while the command was quiet
-    # are written as they were rendered then.
-    print_story(story, prerendered.console, prerendered)
-    sys.stdout.flush()
-
-
 def write_page(story: Story, log: LogText | None, output: Path | None) -> None:
     """``--format html``: the page to ``--output FILE`` (whatever its name) or stdout."""
     from bpfexplain.render.export import write_text
@@ -136,8 +122,16 @@ def write_page(story: Story, log: LogText | None, output: Path | None) -> None:
 
 
 def emit_story(story: Story, fmt: str, output: Path | None, color: bool | None,
-               log: LogText | None = None) -> None:
-    """``run``'s final story: to ``--output FILE`` or stdout (which the command shares)."""
+               log: LogText | None = None, prerendered: Prerendered | None = None) -> None:
+    """``run``'s final story: to ``--output FILE`` or stdout (which the command shares);
+    the text story on stdout takes the parts rendered ahead from ``prerendered``."""
+    if prerendered is not None:
+        from bpfexplain.render.text import print_story
+
+        # As write_story prints it, on the console the parts were rendered with.
+        print_story(story, prerendered.console, prerendered)
+        sys.stdout.flush()
+        return
     if fmt == "html":
         write_page(story, log, output)
         return
