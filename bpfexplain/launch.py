@@ -144,10 +144,11 @@ def find_strace(program: str = "strace") -> Strace:
     found = _FOUND.get(key)
     if found is None:
         identity = _identity(path, info)
-        found = _remembered(identity)
+        remembered = _remembered_lines()
+        found = _remembered(identity, remembered)
         if found is None:
             found = _ask_strace(path)
-            _remember(path, identity, found)
+            _remember(path, identity, found, remembered)
         _FOUND[key] = found
     return found
 
@@ -185,10 +186,11 @@ def _remembered_lines() -> list[str]:
     return data.decode("utf-8", "replace").split("\n")
 
 
-def _remembered(identity: str) -> Strace | None:
-    """What the strace of ``identity`` answered before, if it is remembered intact."""
+def _remembered(identity: str, lines: list[str]) -> Strace | None:
+    """What the strace of ``identity`` answered before, if ``lines`` (the cache's)
+    remember it intact."""
     prefix = identity + "\t"
-    for line in _remembered_lines():
+    for line in lines:
         if not line.startswith(prefix):
             continue
         fields = line[len(prefix):].split("\t")
@@ -203,14 +205,15 @@ def _remembered(identity: str) -> Strace | None:
     return None
 
 
-def _remember(path: str, identity: str, found: Strace) -> None:
-    """Keep ``found`` for the next start (best effort: a cache, never an error)."""
+def _remember(path: str, identity: str, found: Strace, lines: list[str]) -> None:
+    """Keep ``found`` for the next start, with the other binaries' ``lines`` (best
+    effort: a cache, never an error)."""
     banner = found.version_text
     if any(c in text for text in (path, banner) for c in "\t\n\r") \
             or version_in(banner) != found.version:
         return
     line = f"{identity}\t{int(found.kill_on_exit)}\t{banner}"
-    kept = [old for old in _remembered_lines() if old and not old.startswith(path + "\t")]
+    kept = [old for old in lines if old and not old.startswith(path + "\t")]
     from bpfexplain.private import cache_dir, open_private_dir
     from bpfexplain.safeio import write_private
 

@@ -89,21 +89,13 @@ def read_private(dir_fd: int, name: str, *, limit: int) -> bytes | None:
                      dir_fd=dir_fd)
     except OSError:
         return None
-    try:
+    with open(fd, "rb", closefd=True) as f:
         info = os.fstat(fd)
         if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
                 or info.st_mode & 0o022 or info.st_size > limit):
             return None
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return b"".join(chunks) if size <= limit else None
+        try:
+            data = f.read(limit + 1)
+        except OSError:
+            return None  # a cache that cannot be read is no cache
+    return data if len(data) <= limit else None
