@@ -12,7 +12,14 @@ from __future__ import annotations
 import os
 import stat
 
-_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+"""How every directory on a checked walk is opened (here and in safeio)."""
+
+
+def replace_fd(old: int, new: int) -> int:
+    """``new``, with ``old`` closed: one step further down a walk."""
+    os.close(old)
+    return new
 
 
 def cache_dir() -> str | None:
@@ -47,7 +54,7 @@ def open_private_dir(path: str, *, create: int = 0) -> int | None:
     if not path.startswith("/") or ".." in parts or not parts:
         return None
     try:
-        fd = os.open("/", _DIR_FLAGS)
+        fd = os.open("/", DIR_FLAGS)
     except OSError:
         return None
     keep = False
@@ -56,14 +63,13 @@ def open_private_dir(path: str, *, create: int = 0) -> int | None:
             if not _guarded(os.fstat(fd)):
                 return None
             try:
-                new = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                new = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
             except FileNotFoundError:
                 if index < len(parts) - create:
                     return None
                 os.mkdir(name, 0o700, dir_fd=fd)
-                new = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = new
+                new = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            fd = replace_fd(fd, new)
         info = os.fstat(fd)
         if info.st_uid != os.geteuid() or info.st_mode & 0o022:
             return None

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from bpfexplain.errors import InputError
+from bpfexplain.private import DIR_FLAGS, replace_fd
 
 LOG_MODE = 0o600
 """Saved logs hold ``read()`` buffers of the traced program: only for their owner."""
@@ -48,8 +49,6 @@ REPORT_MODE = 0o644
 
 MAX_SYMLINKS = 40
 """As the kernel's own limit (ELOOP)."""
-
-_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 FileKind = Literal["missing", "regular", "directory", "fifo", "device", "socket", "other"]
 
@@ -109,7 +108,7 @@ def locate(path: str | os.PathLike[str]) -> Place:
     if not shown:
         raise _refuse("''", "empty file name")
     try:
-        fd = os.open("/" if shown.startswith("/") else ".", _DIR_FLAGS)
+        fd = os.open("/" if shown.startswith("/") else ".", DIR_FLAGS)
     except OSError as exc:
         raise _refuse(shown, f"cannot open the current directory ({exc.strerror})") from None
     parts = deque(p for p in shown.split("/") if p not in ("", "."))
@@ -146,7 +145,7 @@ def locate(path: str | os.PathLike[str]) -> Place:
                     raise _refuse(shown, "too many levels of symbolic links")
                 target = os.readlink(name, dir_fd=fd)
                 if target.startswith("/"):
-                    fd = _replace_fd(fd, os.open("/", _DIR_FLAGS))
+                    fd = replace_fd(fd, os.open("/", DIR_FLAGS))
                 parts.extendleft(reversed([p for p in target.split("/") if p not in ("", ".")]))
                 if not parts:  # a link to "/" or "."
                     raise _refuse(shown, "is a directory")
@@ -161,19 +160,14 @@ def locate(path: str | os.PathLike[str]) -> Place:
         raise
 
 
-def _replace_fd(old: int, new: int) -> int:
-    os.close(old)
-    return new
-
-
 def _step(fd: int, name: str, shown: str) -> int:
     try:
-        new = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+        new = os.open(name, DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
     except PermissionError:
         raise _refuse(shown, "permission denied") from None
     except OSError as exc:
         raise _refuse(shown, exc.strerror or str(exc)) from None
-    return _replace_fd(fd, new)
+    return replace_fd(fd, new)
 
 
 def _writable_dir(fd: int) -> bool:
