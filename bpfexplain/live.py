@@ -99,6 +99,7 @@ from bpfexplain.launch import (
 from bpfexplain.launch import (
     tracefs_state as tracefs_state,
 )
+from bpfexplain.stopping import AGAIN_AFTER, DurationStop
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -131,14 +132,6 @@ SAME_KEYPRESS = 0.25
 ``timeout`` passes its own SIGINT on to us and to its whole process group, so one
 keypress arrives two or three times within milliseconds.  Taking the copies for a
 second Ctrl-C would SIGKILL a loader busy printing its results."""
-
-SETTLED = 0.3
-"""``--duration`` waits for this much quiet in the log before its SIGINT: a loader in
-the middle of starting up may lose it (bpftrace ignores a SIGINT in its first tenth
-of a second), one that has settled into running will act on it."""
-
-SETTLE_CAP = 5.0
-"""...but no longer than this past the duration, for loaders that never go quiet."""
 
 KILL_GRACE = 1.0
 """After SIGKILLing the traced processes, how long strace may take to report their
@@ -631,6 +624,7 @@ class LiveSession:
         self._watcher: threading.Thread | None = None
         self._first_sigint_done = float("-inf")
         self._niceness: int | None = None
+        self._duration_stop: DurationStop | None = None
 
     def __enter__(self) -> LiveSession:
         return self._enter(None)
@@ -693,24 +687,35 @@ class LiveSession:
             info = signal.sigtimedwait(_BLOCKED, 0.2)
             if info is not None and info.si_signo != _WAKE:
                 self._on_signal(info.si_signo, info.si_code)
-            if self.config.duration is not None and not self.duration_elapsed:
+            if self.config.duration is not None:
                 self._check_duration(self.config.duration)
             with contextlib.suppress(Exception):
                 self.tick()
 
     def _check_duration(self, duration: float) -> None:
-        now = time.monotonic()
-        over = now - self.started - duration
-        if over < 0:
+        if self._duration_stop is None:
+            self._duration_stop = DurationStop(duration, self.started)
+        if self.trace.killed or not self.trace.running:
             return
-        if now - self.trace.last_output < SETTLED and over < SETTLE_CAP:
-            return  # still starting up (or busy): a SIGINT now could be lost
+        if self.interrupted and not self.duration_elapsed:
+            return  # the user's Ctrl-C came first: what happens next is theirs to say
+        step = self._duration_stop.due(time.monotonic(), self.trace.last_output)
+        if step is None:
+            return
         self.duration_elapsed = True
-        if self.interrupted or self.trace.killed or not self.trace.running:
+        if step == "kill":
+            self.forced_by = "SIGKILL"
+            self.notice(f"still running after {self._duration_stop.sigints} SIGINTs: "
+                        "stopping everything now (SIGKILL)")
+            self.trace.kill_all()
             return
         self.interrupted = True  # a Ctrl-C from now on is the second one
         sent = self.trace.signal_command(signal.SIGINT)
-        self.notice(f"--duration {duration:g}s elapsed: sent SIGINT to {sent}")
+        if step == "interrupt":
+            self.notice(f"--duration {duration:g}s elapsed: sent SIGINT to {sent}")
+        else:
+            self.notice(f"still running and quiet {AGAIN_AFTER:g}s after the SIGINT (it may "
+                        f"have come too early to be seen): sent SIGINT again to {sent}")
 
     def _on_signal(self, signo: int, si_code: int) -> None:
         if self.trace.killed or not self.trace.running:
@@ -1072,18 +1077,48 @@ def run_deep(command: list[str], view: LiveView, *, duration: float | None = Non
     if reason is not None:
         raise EnvironmentProblem(f"--deep cannot work here: {reason}")
     resolve_command(command)
-    timers: list[threading.Timer] = []
+    last_event = time.monotonic()
+    done = threading.Event()
 
-    def on_start(child: int) -> None:
+    def feed(event: Event) -> None:
+        nonlocal last_event
+        last_event = time.monotonic()
+        view.feed(event)
+
+    def on_start(child: int, stop_everything: Callable[[], None]) -> None:
         if duration is not None:
-            timer = threading.Timer(duration, os.kill, (child, signal.SIGINT))
-            timer.daemon = True
-            timer.start()
-            timers.append(timer)
+            schedule = DurationStop(duration, time.monotonic())
+            threading.Thread(target=_deep_duration, name="duration",
+                             args=(schedule, child, stop_everything, view, done,
+                                   lambda: last_event), daemon=True).start()
 
     try:
-        _, status = trace_command(command, on_event=view.feed, on_start=on_start)
+        _, status = trace_command(command, on_event=feed, on_start=on_start)
     finally:
-        for timer in timers:
-            timer.cancel()
+        done.set()
     return status
+
+
+def _deep_duration(schedule: DurationStop, child: int, stop_everything: Callable[[], None],
+                   view: LiveView, done: threading.Event,
+                   last_event: Callable[[], float]) -> None:
+    """``--duration`` under ``--deep``: the strace backend's schedule, sent to the command
+    (the tracer's own SIGINT handler is for a Ctrl-C at bpfexplain)."""
+    while not done.wait(0.2):
+        step = schedule.due(time.monotonic(), last_event())
+        if step == "kill":
+            view.notice(f"still running after {schedule.sigints} SIGINTs: stopping "
+                        "everything now (SIGKILL)")
+            stop_everything()
+            return
+        if step is None:
+            continue
+        with contextlib.suppress(OSError):
+            os.kill(child, signal.SIGINT)
+        if step == "interrupt":
+            view.notice(f"--duration {schedule.duration:g}s elapsed: sent SIGINT to the "
+                        f"command (pid {child})")
+        else:
+            view.notice(f"still running and quiet {AGAIN_AFTER:g}s after the SIGINT (it may "
+                        f"have come too early to be seen): sent SIGINT again to the command "
+                        f"(pid {child})")

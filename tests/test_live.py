@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from bpfexplain import live
+from bpfexplain import live, stopping
 
 BPFEXPLAIN = [sys.executable, "-m", "bpfexplain"]
 # Wide, so that rich does not wrap the steps these tests look for.
@@ -487,6 +487,51 @@ def test_duration_interrupts_and_status_is_the_commands(tmp_path: Path) -> None:
     assert proc.returncode == 130, proc.stderr
     assert command_process(doc, "sleep")["exit_signal"] == "SIGINT"
     assert "--duration 1s elapsed" in proc.stderr
+
+
+# A command that does nothing with its first SIGINT, as bpftrace 0.17 does with one that
+# lands while it attaches (see bpfexplain.stopping), and exits 0 at the second.
+LOSES_FIRST_SIGINT = """
+import signal, time
+seen = []
+def on_sigint(*_):
+    seen.append(1)
+    if len(seen) == 2:
+        raise SystemExit(0)
+signal.signal(signal.SIGINT, on_sigint)
+while True:
+    time.sleep(10)
+"""
+
+
+@pytest.mark.live()
+def test_duration_sends_sigint_again_when_the_first_is_lost(tmp_path: Path) -> None:
+    proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "0.5", "--",
+                         sys.executable, "-c", LOSES_FIRST_SIGINT, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "--duration 0.5s elapsed: sent SIGINT" in proc.stderr
+    assert "sent SIGINT again" in proc.stderr
+    assert "SIGKILL" not in proc.stderr
+    (python,) = [p for p in doc["processes"] if p["exit_code"] is not None]
+    assert sigints(python) == 2
+    assert python["exit_code"] == 0
+
+
+@pytest.mark.live()
+def test_duration_ends_a_command_that_ignores_sigint(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "0.5", "--",
+                         sys.executable, "-c",
+                         "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                         "time.sleep(60)", timeout=40)
+    assert time.monotonic() - started < 30
+    assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
+    assert proc.stderr.count("sent SIGINT again") == stopping.AGAINS
+    assert f"still running after {1 + stopping.AGAINS} SIGINTs: stopping everything now" \
+        in proc.stderr
+    (python,) = doc["processes"]
+    assert python["exit_signal"] == "SIGKILL"
+    assert sigints(python) == 1 + stopping.AGAINS
 
 
 @pytest.mark.live()

@@ -284,7 +284,7 @@ def _trace(command: list[str], path: str, native: int, fd: int, explainer: int) 
     tracer.on_event = lambda event: sender.send("event", event)
     tracer.companion = explainer
     try:
-        sender.send("end", tracer.run(path, list(command), lambda pid: sender.start()))
+        sender.send("end", tracer.run(path, list(command), lambda pid, stop: sender.start()))
     except EnvironmentProblem as exc:
         sender.send("error", str(exc))
     except BaseException as exc:    # a bug: the explainer reports it as run would
