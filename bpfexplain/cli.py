@@ -245,7 +245,8 @@ def run(
         "--pid", "-p", help="Attach to a loader that is already running.")] = None,
     duration: Annotated[float | None, typer.Option(
         "--duration", min=0, metavar="SECONDS",
-        help="Send SIGINT to the command after SECONDS (like pressing Ctrl-C).")] = None,
+        help="Send SIGINT to the command after SECONDS (like pressing Ctrl-C); again if "
+             "it stays quiet and running, and SIGKILL if it outlives three.")] = None,
     save: Annotated[Path | None, typer.Option(
         "--save", metavar="FILE",
         help="Keep the raw strace log in FILE, and the names of this machine's "
