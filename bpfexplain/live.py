@@ -106,6 +106,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from bpfexplain.deep.backend import Control
     from bpfexplain.framing import Stats
     from bpfexplain.render.text import Prerendered
     from bpfexplain.story import Story
@@ -1085,11 +1086,11 @@ def run_deep(command: list[str], view: LiveView, *, duration: float | None = Non
         last_event = time.monotonic()
         view.feed(event)
 
-    def on_start(child: int, stop_everything: Callable[[], None]) -> None:
+    def on_start(child: int, control: Control) -> None:
         if duration is not None:
             schedule = DurationStop(duration, time.monotonic())
             threading.Thread(target=_deep_duration, name="duration",
-                             args=(schedule, child, stop_everything, view, done,
+                             args=(schedule, child, control, view, done,
                                    lambda: last_event), daemon=True).start()
 
     try:
@@ -1099,17 +1100,18 @@ def run_deep(command: list[str], view: LiveView, *, duration: float | None = Non
     return status
 
 
-def _deep_duration(schedule: DurationStop, child: int, stop_everything: Callable[[], None],
-                   view: LiveView, done: threading.Event,
-                   last_event: Callable[[], float]) -> None:
+def _deep_duration(schedule: DurationStop, child: int, control: Control, view: LiveView,
+                   done: threading.Event, last_event: Callable[[], float]) -> None:
     """``--duration`` under ``--deep``: the strace backend's schedule, sent to the command
     (the tracer's own SIGINT handler is for a Ctrl-C at bpfexplain)."""
     while not done.wait(0.2):
+        if control.interrupted():
+            return  # the user's Ctrl-C: what happens next is theirs to say
         step = schedule.due(time.monotonic(), last_event())
         if step == "kill":
             view.notice(f"still running after {schedule.sigints} SIGINTs: stopping "
                         "everything now (SIGKILL)")
-            stop_everything()
+            control.stop_everything()
             return
         if step is None:
             continue

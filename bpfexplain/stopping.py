@@ -20,7 +20,6 @@ die with a traceback at a second KeyboardInterrupt).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 Step = Literal["interrupt", "interrupt-again", "kill"]
@@ -49,16 +48,21 @@ KILL_CAP = 30.0
 """...or seconds after the first SIGINT, whatever the log does."""
 
 
-@dataclass
 class DurationStop:
-    """Where one run is in the schedule; times are ``time.monotonic()`` seconds."""
+    """Where one run is in the schedule; times are ``time.monotonic()`` seconds.
 
-    duration: float
-    started: float
-    sigints: int = 0
-    first_sigint: float = 0.0
-    last_sigint: float = 0.0
-    killed: bool = False
+    A plain class, not a dataclass: every ``run`` imports this module, and a
+    dataclass costs about a millisecond of start-up to build (issue 11)."""
+
+    __slots__ = ("duration", "first_sigint", "killed", "last_sigint", "sigints", "started")
+
+    def __init__(self, duration: float, started: float) -> None:
+        self.duration = duration
+        self.started = started
+        self.sigints = 0
+        self.first_sigint = 0.0
+        self.last_sigint = 0.0
+        self.killed = False
 
     def due(self, now: float, last_output: float) -> Step | None:
         """The step to take now, if any (taken to be done: call again for the next).

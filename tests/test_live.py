@@ -535,6 +535,27 @@ def test_duration_ends_a_command_that_ignores_sigint(tmp_path: Path) -> None:
 
 
 @pytest.mark.live()
+def test_duration_stands_down_after_a_ctrl_c(tmp_path: Path) -> None:
+    """A Ctrl-C before the duration is up: the command gets that SIGINT alone, however
+    long it then takes to finish (here 3 s of quiet, the kind --duration resends to)."""
+    out = tmp_path / "story.json"
+    running = Running("run", "--format", "json", "-o", str(out), "--duration", "1",
+                      "--quiet-live", "--", sys.executable, "-c",
+                      "import signal, sys, time\n"
+                      "signal.signal(signal.SIGINT, lambda *_: (time.sleep(3), sys.exit(0)))\n"
+                      "print('ready', file=sys.stderr, flush=True)\n"
+                      "time.sleep(30)\n")
+    running.wait_for("^ready$")
+    os.kill(running.proc.pid, signal.SIGINT)
+    assert running.finish() == 0, running.stderr
+    assert "passed SIGINT on" in running.stderr
+    assert "--duration" not in running.stderr, running.stderr
+    doc = json.loads(out.read_text())
+    (python,) = [p for p in doc["processes"] if p["exit_code"] is not None]
+    assert sigints(python) == 1
+
+
+@pytest.mark.live()
 def test_exit_status_is_the_commands() -> None:
     proc = bpfexplain("run", "--quiet-live", "--", "sh", "-c", "exit 7")
     assert proc.returncode == 7, proc.stderr

@@ -114,3 +114,32 @@ def test_run_deep_duration_ends_a_command_that_ignores_sigint() -> None:
     doc = json.loads(proc.stdout)
     (python,) = doc["processes"]
     assert python["exit_signal"] == "SIGKILL"
+
+
+@pytest.mark.live()
+def test_run_deep_duration_stands_down_after_a_ctrl_c(tmp_path: Path) -> None:
+    """A Ctrl-C before the duration is up: the command gets that SIGINT alone, however
+    long it then takes to finish (here 3 s of quiet, the kind --duration resends to)."""
+    out = tmp_path / "story.json"
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGINT, lambda *_: (time.sleep(3), sys.exit(0)))\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(30)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpfexplain", "run", "--deep", "--duration", "1",
+         "--quiet-live", "--format", "json", "-o", str(out), "--", sys.executable, "-c",
+         script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/tmp")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "--duration" not in err, err
+    doc = json.loads(out.read_text())
+    (python,) = [p for p in doc["processes"] if p["exit_code"] is not None]
+    assert [s["signal"] for s in python["signals"]].count("SIGINT") == 1

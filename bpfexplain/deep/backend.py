@@ -533,11 +533,11 @@ class Tracer:
     # the loop
 
     def run(self, path: str, argv: list[str],
-            on_start: Callable[[int, Callable[[], None]], None] | None) -> int:
+            on_start: Callable[[int, Control], None] | None) -> int:
         child = self._spawn(path, argv)
         self.state.root = child
         if on_start is not None:
-            on_start(child, self._stop_everything)
+            on_start(child, Control(self))
         restore = self._install_signal_handlers()
         try:
             self._loop()
@@ -900,10 +900,6 @@ class Tracer:
         with contextlib.suppress(OSError):
             os.kill(self.state.root, sig)
 
-    def _stop_everything(self) -> None:
-        self.state.forced_by = signal.SIGKILL
-        self._kill_all()
-
     def _kill_all(self) -> None:
         for tid in list(self.threads):
             with contextlib.suppress(OSError):
@@ -941,19 +937,37 @@ def _find_command(name: str) -> str:
     return found
 
 
+class Control:
+    """What a ``--duration`` thread may ask of a running trace, from any thread."""
+
+    __slots__ = ("_tracer",)
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def interrupted(self) -> bool:
+        """Whether a Ctrl-C (or SIGTERM) reached bpfexplain: the user has taken over."""
+        return self._tracer.state.interrupts > 0
+
+    def stop_everything(self) -> None:
+        """SIGKILL everything traced; the run's status is then 137."""
+        self._tracer.state.forced_by = signal.SIGKILL
+        self._tracer._kill_all()
+
+
 def trace_command(
     argv: list[str],
     *,
     on_event: Callable[[Event], None] | None = None,
-    on_start: Callable[[int, Callable[[], None]], None] | None = None,
+    on_start: Callable[[int, Control], None] | None = None,
 ) -> tuple[list[Event], int]:
     """Run ``argv`` under the ptrace backend: (events in order, the target's exit status).
 
     Events are the strace parser's types (``Call``, ``Signal``, ``Exit``) with
     ``Call.deep`` filled where memory told more; ``origin.line`` counts events from 1.
     ``on_event`` sees each event as it happens; ``on_start`` gets the target's pid once
-    it runs (to send it signals, e.g. for a ``--duration``) and a function that SIGKILLs
-    everything traced from any thread (the run's status is then 137).  The exit status is
+    it runs (to send it signals, e.g. for a ``--duration``) and the run's
+    :class:`Control`.  The exit status is
     128+N when a signal N killed the target.  Raises EnvironmentProblem when deep mode
     cannot work here or the command cannot be started.
     """
