@@ -32,10 +32,10 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, BinaryIO, Literal, overload
 
+from bpfexplain.plain import Record
 from bpfexplain.traced import TRACED
 from bpfexplain.values import MAP_READS, MapReads
 
@@ -205,9 +205,15 @@ stops decoding instruction arrays at 4096 entries), and a runaway line must not 
 minutes of lexing."""
 
 
-@dataclass(slots=True)
-class Frame:
+# Records, not dataclasses (bpfexplain.plain): every command that reads a log imports
+# this module, and four dataclasses cost it about 3 ms at each start (issue 11).
+
+
+class Frame(Record):
     """One unit for the parser: a complete call text, a signal or an exit."""
+
+    __slots__ = _fields = ("kind", "text", "file", "line", "first_line", "pid", "comm", "time",
+                           "duration", "interleaved", "split_at")
 
     kind: str
     """``call``, ``signal`` or ``exit``."""
@@ -216,44 +222,91 @@ class Frame:
     line: int
     first_line: int
     pid: int | None
-    comm: str | None = None
-    time: float | None = None
-    duration: float | None = None
-    interleaved: bool = False
+    comm: str | None
+    time: float | None
+    duration: float | None
+    interleaved: bool
     """The call's text was split by the traced program's own output."""
-    split_at: int = -1
+    split_at: int
     """For an interleaved call: where the second line's text starts in ``text``."""
 
+    def __init__(self, kind: str, text: str, file: int, line: int, first_line: int,
+                 pid: int | None, comm: str | None = None, time: float | None = None,
+                 duration: float | None = None, interleaved: bool = False,
+                 split_at: int = -1) -> None:
+        self.kind = kind
+        self.text = text
+        self.file = file
+        self.line = line
+        self.first_line = first_line
+        self.pid = pid
+        self.comm = comm
+        self.time = time
+        self.duration = duration
+        self.interleaved = interleaved
+        self.split_at = split_at
 
-@dataclass
-class Problem:
+
+class Problem(Record):
     """A line that could not be used, with where and why."""
+
+    __slots__ = _fields = ("file", "line", "reason", "text")
 
     file: int
     line: int
     reason: str
-    text: str = ""
+    text: str
+
+    def __init__(self, file: int, line: int, reason: str, text: str = "") -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        self.text = text
 
 
-@dataclass
-class Stats:
+class Stats(Record):
     """What reading the input found; the CLI prints it as a summary."""
 
-    lines: int = 0
-    skipped: int = 0
+    __slots__ = _fields = ("lines", "skipped", "frames", "calls", "signals", "exits",
+                           "strace_messages", "program_output", "program_output_lines",
+                           "unparsable", "warnings", "invalid_utf8", "files")
+
+    lines: int
+    skipped: int
     """Call lines of syscalls the explainer does not need (prefilter)."""
-    frames: int = 0
-    calls: int = 0
-    signals: int = 0
-    exits: int = 0
-    strace_messages: int = 0
-    program_output: int = 0
+    frames: int
+    calls: int
+    signals: int
+    exits: int
+    strace_messages: int
+    program_output: int
     """Lines that are not strace's: the traced program's output, or not strace at all."""
-    program_output_lines: list[tuple[int, int]] = field(default_factory=list)
-    unparsable: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    invalid_utf8: int = 0
-    files: list[str] = field(default_factory=list)
+    program_output_lines: list[tuple[int, int]]
+    unparsable: list[Problem]
+    warnings: list[Problem]
+    invalid_utf8: int
+    files: list[str]
+
+    def __init__(self, lines: int = 0, skipped: int = 0, frames: int = 0, calls: int = 0,
+                 signals: int = 0, exits: int = 0, strace_messages: int = 0,
+                 program_output: int = 0,
+                 program_output_lines: list[tuple[int, int]] | None = None,
+                 unparsable: list[Problem] | None = None,
+                 warnings: list[Problem] | None = None, invalid_utf8: int = 0,
+                 files: list[str] | None = None) -> None:
+        self.lines = lines
+        self.skipped = skipped
+        self.frames = frames
+        self.calls = calls
+        self.signals = signals
+        self.exits = exits
+        self.strace_messages = strace_messages
+        self.program_output = program_output
+        self.program_output_lines = [] if program_output_lines is None else program_output_lines
+        self.unparsable = [] if unparsable is None else unparsable
+        self.warnings = [] if warnings is None else warnings
+        self.invalid_utf8 = invalid_utf8
+        self.files = [] if files is None else files
 
     def note_output(self, file: int, line: int) -> None:
         self.program_output += 1
@@ -266,12 +319,19 @@ class Stats:
         return self.lines - self.program_output
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(Record):
+    __slots__ = _fields = ("text", "line", "time", "comm")
+
     text: str
     line: int
     time: float | None
     comm: str | None
+
+    def __init__(self, text: str, line: int, time: float | None, comm: str | None) -> None:
+        self.text = text
+        self.line = line
+        self.time = time
+        self.comm = comm
 
 
 def _time(ts: str | None) -> float | None:

@@ -52,7 +52,6 @@ import threading
 import time
 from _queue import Empty, SimpleQueue  # queue.py's own, without queue.py's imports
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from bpfexplain import launch
@@ -99,6 +98,7 @@ from bpfexplain.launch import (
 from bpfexplain.launch import (
     tracefs_state as tracefs_state,
 )
+from bpfexplain.plain import Frozen, Record, init_field
 from bpfexplain.stopping import AGAIN_AFTER, DurationStop
 
 if TYPE_CHECKING:
@@ -217,11 +217,17 @@ def ptrace_denied() -> str | None:
 # /proc
 
 
-@dataclass(frozen=True)
-class _ProcInfo:
+class _ProcInfo(Frozen):
+    __slots__ = _fields = ("pid", "ppid", "tracer")
+
     pid: int
     ppid: int
     tracer: int
+
+    def __init__(self, pid: int, ppid: int, tracer: int) -> None:
+        init_field(self, "pid", pid)
+        init_field(self, "ppid", ppid)
+        init_field(self, "tracer", tracer)
 
 
 def _processes() -> list[_ProcInfo]:
@@ -307,15 +313,25 @@ class _ChunkReader(io.RawIOBase):
 # the traced process tree
 
 
-@dataclass
-class RunConfig:
+class RunConfig(Record):
     """What ``run`` was asked to do."""
 
-    command: list[str] = field(default_factory=list)
-    pid: int | None = None
-    duration: float | None = None
-    save: Path | None = None
-    strace: str = "strace"
+    __slots__ = _fields = ("command", "pid", "duration", "save", "strace")
+
+    command: list[str]
+    pid: int | None
+    duration: float | None
+    save: Path | None
+    strace: str
+
+    def __init__(self, command: list[str] | None = None, pid: int | None = None,
+                 duration: float | None = None, save: Path | None = None,
+                 strace: str = "strace") -> None:
+        self.command = [] if command is None else command
+        self.pid = pid
+        self.duration = duration
+        self.save = save
+        self.strace = strace
 
 
 class LiveTrace:
@@ -564,17 +580,27 @@ class LiveTrace:
 # a whole run: trace, signals, duration
 
 
-@dataclass
-class Outcome:
+class Outcome(Record):
     """How a run ended."""
+
+    __slots__ = _fields = ("status", "command_status", "forced_by", "interrupted",
+                           "duration_elapsed")
 
     status: int
     """bpfexplain's exit status: the command's (128+N when signal N killed it), or
     128+N when a second Ctrl-C (2) or SIGTERM (15) made bpfexplain stop it."""
     command_status: int | None
-    forced_by: str | None = None
-    interrupted: bool = False
-    duration_elapsed: bool = False
+    forced_by: str | None
+    interrupted: bool
+    duration_elapsed: bool
+
+    def __init__(self, status: int, command_status: int | None, forced_by: str | None = None,
+                 interrupted: bool = False, duration_elapsed: bool = False) -> None:
+        self.status = status
+        self.command_status = command_status
+        self.forced_by = forced_by
+        self.interrupted = interrupted
+        self.duration_elapsed = duration_elapsed
 
 
 Notice = Callable[[str], None]

@@ -31,10 +31,9 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import dataclass
 from typing import Literal
 
-from bpfexplain.plain import Frozen, init_field
+from bpfexplain.plain import Frozen, Record, init_field
 
 LocalKind = Literal["tracepoint", "pmu", "btf", "symbol", "ifindex"]
 """What a local lookup would name: tracefs ids, sysfs PMU types, vmlinux BTF ids,
@@ -102,21 +101,32 @@ class ThisKernel(Frozen):
         return ThisKernel(release, release_version(release), header)
 
 
-@dataclass
-class LogOrigin:
+class LogOrigin(Record):
     """What the log (and its sidecar) says about the kernel that recorded it."""
 
-    live: bool = False
+    __slots__ = _fields = ("live", "release", "release_source", "version", "btf", "here")
+
+    live: bool
     """A live run: the log is being recorded on this machine."""
-    release: str | None = None
-    release_source: str | None = None
+    release: str | None
+    release_source: str | None
     """``sidecar`` or ``uname``: where the release came from."""
-    version: int | None = None
+    version: int | None
     """The first non-zero ``kern_version`` a loader passed."""
-    btf: tuple[int, int] | None = None
+    btf: tuple[int, int] | None
     """The header of the vmlinux BTF the loader read, when the log shows it."""
-    here: ThisKernel | None = None
+    here: ThisKernel | None
     """This machine (read on first use; tests set it)."""
+
+    def __init__(self, live: bool = False, release: str | None = None,
+                 release_source: str | None = None, version: int | None = None,
+                 btf: tuple[int, int] | None = None, here: ThisKernel | None = None) -> None:
+        self.live = live
+        self.release = release
+        self.release_source = release_source
+        self.version = version
+        self.btf = btf
+        self.here = here
 
     # -- what the log says -----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Immutable value classes without ``@dataclass``'s cost at import.
+"""Value and record classes without ``@dataclass``'s cost at import.
 
 ``@dataclass(frozen=True, slots=True)`` writes the source of six methods per class
 (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``,
@@ -17,6 +17,17 @@ fields, in order, as ``__slots__ = _fields = (...)`` and writes its own
 * pickling and copying through the fields (``__getstate__``/``__setstate__``), as
   ``run --deep`` sends values between its processes.
 
+:class:`Record` is the mutable counterpart, for what tracking and ``run`` fill in as
+they go (a plain ``@dataclass``): a subclass lists its fields the same way and sets
+them in its own ``__init__`` by plain assignment; a field whose dataclass default was
+a ``default_factory`` takes ``None`` for "a new one".  What it keeps:
+
+* equality as the dataclass's ``eq=True`` (field by field, same class only, and so
+  unhashable), or, with ``class X(Record, eq=False)``, identity as ``eq=False``;
+* repr: ``Name(field=value!r, ...)`` over every field (but those in ``_unshown``),
+  ``...`` for an object already being shown (records point at each other);
+* assignment, copying and pickling as usual (slots, so no other attribute).
+
 tests/test_plain.py holds every subclass to the dataclass it replaces.
 """
 
@@ -25,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError
 from operator import attrgetter
+from reprlib import recursive_repr
 from typing import Any, ClassVar
 
 init_field = object.__setattr__
@@ -49,16 +61,8 @@ class Frozen:
         if "_fields" not in cls.__dict__:
             raise TypeError(f"{cls.__name__}: list the fields, in order, as "
                             "__slots__ = _fields = (...)")
-        compared = [name for name in cls._fields if name not in cls._uncompared]
-        key: Callable[[Any], tuple[Any, ...]]
-        if len(compared) > 1:
-            key = attrgetter(*compared)  # a tuple, in C
-        elif compared:
-            one = attrgetter(compared[0])
-            key = lambda value: (one(value),)  # noqa: E731
-        else:
-            key = lambda value: ()  # noqa: E731
-        cls._key = staticmethod(key)
+        cls._key = staticmethod(_key_of(
+            [name for name in cls._fields if name not in cls._uncompared]))
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -85,3 +89,46 @@ class Frozen:
     def __setstate__(self, state: list[Any]) -> None:
         for name, value in zip(self._fields, state, strict=True):
             init_field(self, name, value)
+
+
+def _key_of(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the values of ``names`` as a tuple."""
+    if len(names) > 1:
+        return attrgetter(*names)  # a tuple, in C
+    if names:
+        one = attrgetter(names[0])
+        return lambda value: (one(value),)
+    return lambda value: ()
+
+
+class Record:
+    """Base of mutable record classes; see the module's description."""
+
+    __slots__ = ()
+    _unshown: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of the repr (``field(repr=False)``)."""
+    _fields: ClassVar[tuple[str, ...]] = ()
+    """The fields in order: the ``__init__``'s and the repr's (and equality's)."""
+    _key: ClassVar[staticmethod[[Any], tuple[Any, ...]]]
+
+    def __init_subclass__(cls, *, eq: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_fields" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: list the fields, in order, as "
+                            "__slots__ = _fields = (...)")
+        if eq:
+            cls._key = staticmethod(_key_of(list(cls._fields)))
+            cls.__eq__ = Record._equal  # type: ignore[method-assign,assignment]
+            cls.__hash__ = None  # type: ignore[assignment]
+
+    def _equal(self, other: object) -> bool:
+        # becomes __eq__, where mypy knows NotImplemented; here it is only Any to it
+        if other.__class__ is not self.__class__:
+            return NotImplemented  # type: ignore[no-any-return]
+        return bool(self._key(self) == self._key(other))
+
+    @recursive_repr()
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields
+                           if name not in self._unshown)
+        return f"{self.__class__.__qualname__}({fields})"

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bpfexplain.errors import InputError
 from bpfexplain.origin import BTF_PATH, LocalKind, LogOrigin
-from bpfexplain.plain import Frozen, init_field
+from bpfexplain.plain import Frozen, Record, init_field
 from bpfexplain.traced import TRACEFS_ROOTS as TRACEFS_ROOTS
 
 if TYPE_CHECKING:
@@ -115,22 +114,41 @@ def _check_sidecar(data: object, path: Path) -> tuple[dict[int, str], dict[int, 
     return tracepoints, pmus
 
 
-@dataclass
-class Resolver:
-    tracepoints: dict[int, tuple[str, Source]] = field(default_factory=dict)
-    pmus: dict[int, tuple[str, Source]] = field(default_factory=dict)
-    interfaces: dict[int, tuple[str, Source]] = field(default_factory=dict)
+class Resolver(Record):
+    __slots__ = _fields = ("tracepoints", "pmus", "interfaces", "local", "origin", "warnings",
+                           "_local_tp_cache", "_local_pmu_cache", "_local_if_cache")
+
+    tracepoints: dict[int, tuple[str, Source]]
+    pmus: dict[int, tuple[str, Source]]
+    interfaces: dict[int, tuple[str, Source]]
     """Network interface index → name, as the log showed it (``if_nametoindex("lo")``,
     SIOCGIFINDEX, an RTM_NEWLINK reply)."""
-    local: bool = False
+    local: bool
     """Fall back to this machine's tracefs/sysfs for numbers nobody else named."""
-    origin: LogOrigin = field(default_factory=LogOrigin)
+    origin: LogOrigin
     """Which kernel recorded the log: local names only when it is this one."""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
     """Files found but not used (wrong owner, a symlink...), for the user to hear of."""
-    _local_tp_cache: dict[int, str] | None = None
-    _local_pmu_cache: dict[int, str] | None = None
-    _local_if_cache: dict[int, str] | None = None
+    _local_tp_cache: dict[int, str] | None
+    _local_pmu_cache: dict[int, str] | None
+    _local_if_cache: dict[int, str] | None
+
+    def __init__(self, tracepoints: dict[int, tuple[str, Source]] | None = None,
+                 pmus: dict[int, tuple[str, Source]] | None = None,
+                 interfaces: dict[int, tuple[str, Source]] | None = None, local: bool = False,
+                 origin: LogOrigin | None = None, warnings: list[str] | None = None,
+                 _local_tp_cache: dict[int, str] | None = None,
+                 _local_pmu_cache: dict[int, str] | None = None,
+                 _local_if_cache: dict[int, str] | None = None) -> None:
+        self.tracepoints = {} if tracepoints is None else tracepoints
+        self.pmus = {} if pmus is None else pmus
+        self.interfaces = {} if interfaces is None else interfaces
+        self.local = local
+        self.origin = LogOrigin() if origin is None else origin
+        self.warnings = [] if warnings is None else warnings
+        self._local_tp_cache = _local_tp_cache
+        self._local_pmu_cache = _local_pmu_cache
+        self._local_if_cache = _local_if_cache
 
     # -- sources --------------------------------------------------------------
 

@@ -12,7 +12,6 @@ matching ``via`` strings.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Literal
 
 from bpfexplain.plain import Frozen, init_field
@@ -51,8 +50,15 @@ def _never(att: Attachment) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(Frozen):
+    """One attach route, declared once by its module (a Frozen, not a frozen dataclass:
+    building this one cost every start about 2 ms, issue 11)."""
+
+    __slots__ = _fields = (
+        "name", "vias", "sentence", "holder", "syscalls", "bpf_commands", "netlink", "needs",
+        "attach_calls", "terms", "step", "short_via", "enabled_word", "ends", "remove_hint",
+        "finish")
+
     name: str
     """The module's name: ``perf_event``, ``link_create``..."""
     vias: tuple[Via, ...]
@@ -62,32 +68,58 @@ class Route:
     holder: Holder | None
     """How the picture draws what holds its attachments; None when nothing does (the
     kernel keeps them on an interface or a cgroup): the program points at the event."""
-    syscalls: Mapping[str, SyscallHandler] = field(default_factory=dict)
+    syscalls: Mapping[str, SyscallHandler]
     """Syscalls it follows (besides bpf and netlink), each with its handler."""
-    bpf_commands: Mapping[str, BpfHandler] = field(default_factory=dict)
+    bpf_commands: Mapping[str, BpfHandler]
     """bpf(2) commands it handles."""
-    netlink: Mapping[str, NetlinkHandler] = field(default_factory=dict)
+    netlink: Mapping[str, NetlinkHandler]
     """Netlink message types it handles (``RTM_SETLINK``...)."""
-    needs: frozenset[str] = frozenset()
+    needs: frozenset[str]
     """Syscalls it needs traced that the tracker handles for it (``socket``)."""
-    attach_calls: frozenset[str] = frozenset()
+    attach_calls: frozenset[str]
     """Calls whose failure the story tells among the attach steps."""
-    terms: tuple[str, ...] = ()
+    terms: tuple[str, ...]
     """Glossary terms the story introduces when this route was used."""
-    step: Callable[[Action], Spans] | None = None
+    step: Callable[[Action], Spans] | None
     """The story's step for the route's other actions (detach, qdisc...), which carry
     ``detail["route"]``."""
-    short_via: Callable[[str], str] = str
+    short_via: Callable[[str], str]
     """The via as the picture's edge labels show it (``SET_BPF``)."""
-    enabled_word: str = "live from"
+    enabled_word: str
     """How the graph says it went live: ``enabled`` (a separate switch) or ``live from``."""
-    ends: str = ""
+    ends: str
     """When the attachment ends, in words (for the docs and the glossary)."""
-    remove_hint: Callable[[Attachment], str | None] = _never
+    remove_hint: Callable[[Attachment], str | None]
     """A command that removes an attachment the kernel keeps after the loader exits."""
-    finish: Callable[[TrackerBase], None] | None = None
+    finish: Callable[[TrackerBase], None] | None
     """Called when the tracker's lifecycle is read (more than once is safe): records
     what the log left unanswered."""
+
+    def __init__(self, name: str, vias: tuple[Via, ...], sentence: Callable[[Attachment], Spans],
+                 holder: Holder | None, syscalls: Mapping[str, SyscallHandler] | None = None,
+                 bpf_commands: Mapping[str, BpfHandler] | None = None,
+                 netlink: Mapping[str, NetlinkHandler] | None = None,
+                 needs: frozenset[str] = frozenset(), attach_calls: frozenset[str] = frozenset(),
+                 terms: tuple[str, ...] = (), step: Callable[[Action], Spans] | None = None,
+                 short_via: Callable[[str], str] = str, enabled_word: str = "live from",
+                 ends: str = "", remove_hint: Callable[[Attachment], str | None] = _never,
+                 finish: Callable[[TrackerBase], None] | None = None) -> None:
+        init_field(self, "name", name)
+        init_field(self, "vias", vias)
+        init_field(self, "sentence", sentence)
+        init_field(self, "holder", holder)
+        init_field(self, "syscalls", {} if syscalls is None else syscalls)
+        init_field(self, "bpf_commands", {} if bpf_commands is None else bpf_commands)
+        init_field(self, "netlink", {} if netlink is None else netlink)
+        init_field(self, "needs", needs)
+        init_field(self, "attach_calls", attach_calls)
+        init_field(self, "terms", terms)
+        init_field(self, "step", step)
+        init_field(self, "short_via", short_via)
+        init_field(self, "enabled_word", enabled_word)
+        init_field(self, "ends", ends)
+        init_field(self, "remove_hint", remove_hint)
+        init_field(self, "finish", finish)
 
     @property
     def traced(self) -> frozenset[str]:

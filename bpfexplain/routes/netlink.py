@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from bpfexplain import knowledge as kn
+from bpfexplain.plain import Record
 from bpfexplain.story_words import Spans
 from bpfexplain.tracking.base import TrackerBase
 from bpfexplain.tracking.records import Attachment
@@ -33,9 +33,10 @@ SYSCALLS = frozenset({"sendmsg", "sendto", "recvmsg", "recvfrom"})
 _STATE = "netlink"
 
 
-@dataclass
-class Message:
+class Message(Record):
     """One netlink message: header fields, the fixed body, the attributes."""
+
+    __slots__ = _fields = ("type", "flags", "seq", "body", "attrs", "error", "acked")
 
     type: str | int
     flags: list[str | int]
@@ -43,21 +44,39 @@ class Message:
     body: dict[str, Any]
     attrs: list[tuple[str | int, Any]]
     """(attribute type, value) in order; nested values stay as strace printed them."""
-    error: Any = None
+    error: Any
     """For NLMSG_ERROR: the error field (0 is an ack)."""
-    acked: Any = None
+    acked: Any
     """For NLMSG_ERROR: the header of the request it answers."""
 
+    def __init__(self, type: str | int, flags: list[str | int], seq: int | None,
+                 body: dict[str, Any], attrs: list[tuple[str | int, Any]], error: Any = None,
+                 acked: Any = None) -> None:
+        self.type = type
+        self.flags = flags
+        self.seq = seq
+        self.body = body
+        self.attrs = attrs
+        self.error = error
+        self.acked = acked
 
-@dataclass
-class Request:
+
+class Request(Record):
     """A request a route is waiting to see acknowledged."""
+
+    __slots__ = _fields = ("call", "message", "on_answer")
 
     call: Call
     message: Message
     on_answer: Callable[[TrackerBase, Call | None, str | None], None]
     """Called with the answering call and None (error 0) or the errno name; with no
     call when the log shows no answer."""
+
+    def __init__(self, call: Call, message: Message,
+                 on_answer: Callable[[TrackerBase, Call | None, str | None], None]) -> None:
+        self.call = call
+        self.message = message
+        self.on_answer = on_answer
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Request:
         """A copy whose answer acts on the copied tracker: ``on_answer`` is a closure
@@ -89,10 +108,14 @@ NetlinkHandler = Callable[[TrackerBase, Call, Message], "Request | None"]
 """A route's handler for one netlink message type; returns what waits for an ack."""
 
 
-@dataclass
-class _Pending:
-    requests: dict[tuple[int | None, int | None, int | None], Request] = field(
-        default_factory=dict)
+class _Pending(Record):
+    __slots__ = _fields = ("requests",)
+
+    requests: dict[tuple[int | None, int | None, int | None], Request]
+
+    def __init__(self, requests: dict[tuple[int | None, int | None, int | None], Request]
+                 | None = None) -> None:
+        self.requests = {} if requests is None else requests
 
 
 # -- reading messages ---------------------------------------------------------------
