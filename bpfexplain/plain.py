@@ -34,7 +34,6 @@ tests/test_plain.py holds every subclass to the dataclass it replaces.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError
 from operator import attrgetter
 from reprlib import recursive_repr
 from typing import Any, ClassVar
@@ -77,10 +76,16 @@ class Frozen:
                            if name not in self._unshown)
         return f"{self.__class__.__qualname__}({fields})"
 
+    # dataclasses is imported only here, on a misuse: with the inspect module it brings,
+    # it costs a process that needs neither (run --deep's tracer) about 10 ms.
     def __setattr__(self, name: str, value: object) -> None:
+        from dataclasses import FrozenInstanceError
+
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __getstate__(self) -> list[Any]:

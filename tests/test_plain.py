@@ -20,8 +20,8 @@ from bpfexplain.plain import Frozen, Record
 
 def _subclasses() -> list[type[Frozen]]:
     for module in pkgutil.walk_packages(bpfexplain.__path__, "bpfexplain."):
-        if module.name.startswith(("bpfexplain.deep", "bpfexplain.__main__")):
-            continue  # deep needs python-ptrace's libc lookups; __main__ runs the CLI
+        if module.name == "bpfexplain.__main__":
+            continue  # it runs the CLI
         importlib.import_module(module.name)
     found: list[type[Frozen]] = []
     todo = list(Frozen.__subclasses__())

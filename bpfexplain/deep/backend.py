@@ -51,7 +51,6 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -60,6 +59,7 @@ from bpfexplain.deep.seccomp import ARCH_NAMES, MACHINE_ARCH, X32_SYSCALL_BIT
 from bpfexplain.deep.syscalls import ENTRY, Context, Pending, errno_of, s64, signal_name
 from bpfexplain.errors import EnvironmentProblem
 from bpfexplain.launch import which
+from bpfexplain.plain import Record
 from bpfexplain.values import Call, Event, Exit, Origin, Signal, Value
 
 __all__ = ["deep_supported", "trace_command"]
@@ -246,26 +246,53 @@ class _Memory:
             return None
 
 
-@dataclass(slots=True)
-class _Thread:
+# Records, not dataclasses (bpfexplain.plain): the tracer imports this module before
+# the command runs, and dataclasses (with the inspect module they import) held the
+# command back about 15 ms (issue 11).
+
+
+class _Thread(Record):
+    __slots__ = _fields = ("tid", "mem", "tgid", "started", "pending", "comm")
+
     tid: int
     mem: _Memory
     tgid: int
-    started: bool = False
+    started: bool
     """Its first SIGSTOP (auto-attach) was consumed."""
-    pending: Pending | None = None
-    comm: str | None = None
+    pending: Pending | None
+    comm: str | None
+
+    def __init__(self, tid: int, mem: _Memory, tgid: int, started: bool = False,
+                 pending: Pending | None = None, comm: str | None = None) -> None:
+        self.tid = tid
+        self.mem = mem
+        self.tgid = tgid
+        self.started = started
+        self.pending = pending
+        self.comm = comm
 
 
-@dataclass(slots=True)
-class _State:
-    events: list[Event] = field(default_factory=list)
-    interrupts: int = 0
-    forced_by: int | None = None
+class _State(Record):
+    __slots__ = _fields = ("events", "interrupts", "forced_by", "root", "root_status",
+                           "root_execed")
+
+    events: list[Event]
+    interrupts: int
+    forced_by: int | None
     """The signal (a second Ctrl-C, SIGTERM) that made us SIGKILL everything."""
-    root: int = 0
-    root_status: int | None = None
-    root_execed: bool = False
+    root: int
+    root_status: int | None
+    root_execed: bool
+
+    def __init__(self, events: list[Event] | None = None, interrupts: int = 0,
+                 forced_by: int | None = None, root: int = 0, root_status: int | None = None,
+                 root_execed: bool = False) -> None:
+        self.events = [] if events is None else events
+        self.interrupts = interrupts
+        self.forced_by = forced_by
+        self.root = root
+        self.root_status = root_status
+        self.root_execed = root_execed
 
 
 # -- machine facts ---------------------------------------------------------------------

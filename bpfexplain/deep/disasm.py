@@ -21,7 +21,8 @@ reads programs back from the kernel after the fds were replaced by ids.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from bpfexplain.plain import Frozen, init_field
 
 # instruction classes and fields (linux/bpf_common.h, linux/bpf.h)
 BPF_LD, BPF_LDX, BPF_ST, BPF_STX, BPF_ALU, BPF_JMP, BPF_JMP32, BPF_ALU64 = range(8)
@@ -99,15 +100,23 @@ _HELPER_NAMES = """
 HELPERS: tuple[str, ...] = tuple(_HELPER_NAMES.split())
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+class Insn(Frozen):
     """One ``struct bpf_insn``."""
+
+    __slots__ = _fields = ("code", "dst", "src", "off", "imm")
 
     code: int
     dst: int
     src: int
     off: int
     imm: int
+
+    def __init__(self, code: int, dst: int, src: int, off: int, imm: int) -> None:
+        init_field(self, "code", code)
+        init_field(self, "dst", dst)
+        init_field(self, "src", src)
+        init_field(self, "off", off)
+        init_field(self, "imm", imm)
 
     @property
     def cls(self) -> int:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from bpfexplain.plain import Frozen, init_field
 from bpfexplain.traced import TRACED as INTERESTING
 
 # linux/audit.h: EM_* | __AUDIT_ARCH_64BIT (0x80000000) | __AUDIT_ARCH_LE (0x40000000)
@@ -89,14 +89,20 @@ _OFF_ARGS = 16  # struct seccomp_data.args[6], u64 each; the low word first (bot
                 # are little-endian)
 
 
-@dataclass(frozen=True, slots=True)
-class ArgTest:
+class ArgTest(Frozen):
     """Trace a syscall only when the low word of argument ``arg``, masked with
     ``mask``, equals one of ``values`` (``mask=0``: no mask)."""
 
+    __slots__ = _fields = ("arg", "values", "mask")
+
     arg: int
     values: tuple[int, ...]
-    mask: int = 0
+    mask: int
+
+    def __init__(self, arg: int, values: tuple[int, ...], mask: int = 0) -> None:
+        init_field(self, "arg", arg)
+        init_field(self, "values", values)
+        init_field(self, "mask", mask)
 
 
 # Syscalls of the set whose decoders (bpfexplain.deep.syscalls) drop most calls at
@@ -115,14 +121,21 @@ ARG_TESTS: Mapping[str, tuple[ArgTest, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+class Insn(Frozen):
     """One classic BPF instruction (``struct sock_filter``)."""
+
+    __slots__ = _fields = ("code", "jt", "jf", "k")
 
     code: int
     jt: int
     jf: int
     k: int
+
+    def __init__(self, code: int, jt: int, jf: int, k: int) -> None:
+        init_field(self, "code", code)
+        init_field(self, "jt", jt)
+        init_field(self, "jf", jf)
+        init_field(self, "k", k)
 
     def pack(self) -> bytes:
         return struct.pack("<HBBI", self.code, self.jt, self.jf, self.k)

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bpfexplain import knowledge as kn
 from bpfexplain.deep import disasm
+from bpfexplain.plain import Frozen, Record, init_field
 from bpfexplain.values import Commented, Flags, Func, InOut, Sym, Truncated, Value
 
 NULL = Sym("NULL")
@@ -123,13 +123,18 @@ def hexbytes(data: bytes) -> str:
     return data.hex()
 
 
-@dataclass(slots=True)
-class Fields:
+class Fields(Record):
     """Little-endian reads from a struct image, zero past the end (the kernel's view)."""
+
+    __slots__ = _fields = ("data", "size")
 
     data: bytes
     size: int
     """The size the caller passed; decides which fields strace prints."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data = data
+        self.size = size
 
     def u32(self, off: int) -> int:
         return int.from_bytes(self.data[off:off + 4].ljust(4, b"\0"), "little")
@@ -176,9 +181,11 @@ _ATTACH_FLAGS = [("BPF_F_ALLOW_OVERRIDE", 1), ("BPF_F_ALLOW_MULTI", 2), ("BPF_F_
 _TEST_RUN_FLAGS = [("BPF_F_TEST_RUN_ON_CPU", 1), ("BPF_F_TEST_XDP_LIVE_FRAMES", 2)]
 
 
-@dataclass(slots=True)
-class BpfEntry:
+class BpfEntry(Record):
     """What the entry stop learned, kept until the exit stop completes the call."""
+
+    __slots__ = _fields = ("cmd", "name", "attr_addr", "size", "fields", "value", "deep",
+                           "scratch")
 
     cmd: int
     name: str | None
@@ -187,8 +194,20 @@ class BpfEntry:
     fields: Fields | None
     value: Value
     """The attr argument as strace shows it (completed at exit for some commands)."""
-    deep: dict[str, Any] = field(default_factory=dict)
-    scratch: dict[str, Any] = field(default_factory=dict)
+    deep: dict[str, Any]
+    scratch: dict[str, Any]
+
+    def __init__(self, cmd: int, name: str | None, attr_addr: int, size: int,
+                 fields: Fields | None, value: Value, deep: dict[str, Any] | None = None,
+                 scratch: dict[str, Any] | None = None) -> None:
+        self.cmd = cmd
+        self.name = name
+        self.attr_addr = attr_addr
+        self.size = size
+        self.fields = fields
+        self.value = value
+        self.deep = {} if deep is None else deep
+        self.scratch = {} if scratch is None else scratch
 
 
 def cmd_value(cmd: int) -> Value:
@@ -738,14 +757,20 @@ _PRECISE_IP = ["arbitrary skid", "constant skid", "requested to have 0 skid",
 PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_BREAKPOINT = 0, 1, 5
 
 
-@dataclass(frozen=True, slots=True)
-class Pmu:
+class Pmu(Frozen):
     """A dynamic PMU this machine registered (``/sys/bus/event_source/devices/NAME``)."""
+
+    __slots__ = _fields = ("name", "type", "retprobe_bit")
 
     name: str
     type: int
-    retprobe_bit: int | None = None
+    retprobe_bit: int | None
     """Bit of ``config`` that makes a k/uretprobe (``format/retprobe``: ``config:0``)."""
+
+    def __init__(self, name: str, type: int, retprobe_bit: int | None = None) -> None:
+        init_field(self, "name", name)
+        init_field(self, "type", type)
+        init_field(self, "retprobe_bit", retprobe_bit)
 
 
 def perf_attr(tr: Tracee, address: int, pid_arg: int, pmus: Mapping[int, Pmu],

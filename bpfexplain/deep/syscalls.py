@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from bpfexplain import knowledge as kn
@@ -30,6 +29,7 @@ from bpfexplain.deep.structs import (
     string_at,
     text,
 )
+from bpfexplain.plain import Record
 from bpfexplain.values import Commented, Flags, Sym, Value
 
 Args = tuple[Value, ...]
@@ -37,30 +37,54 @@ Finish = Callable[[Tracee, "int | None"], "tuple[Args, dict[str, Any] | None] | 
 """At the exit stop: (args, deep) to emit, or None to drop the call."""
 
 
-@dataclass(slots=True)
-class Pending:
+class Pending(Record):
     """A syscall seen at entry, waiting for its result."""
+
+    __slots__ = _fields = ("name", "args", "arg_names", "deep", "finish", "result_is_fd",
+                           "start", "no_return")
 
     name: str
     args: Args
-    arg_names: tuple[str | None, ...] = ()
-    deep: dict[str, Any] | None = None
-    finish: Finish | None = None
-    result_is_fd: bool = False
+    arg_names: tuple[str | None, ...]
+    deep: dict[str, Any] | None
+    finish: Finish | None
+    result_is_fd: bool
     """Annotate the result with its ``/proc/PID/fd`` target, as strace -y would."""
-    start: float = 0.0
-    no_return: bool = False
+    start: float
+    no_return: bool
     """exit/exit_group: emitted at entry with result None (``= ?``)."""
 
+    def __init__(self, name: str, args: Args, arg_names: tuple[str | None, ...] = (),
+                 deep: dict[str, Any] | None = None, finish: Finish | None = None,
+                 result_is_fd: bool = False, start: float = 0.0,
+                 no_return: bool = False) -> None:
+        self.name = name
+        self.args = args
+        self.arg_names = arg_names
+        self.deep = deep
+        self.finish = finish
+        self.result_is_fd = result_is_fd
+        self.start = start
+        self.no_return = no_return
 
-@dataclass(slots=True)
-class Context:
+
+class Context(Record):
     """Facts about the machine the decoders need, gathered once per trace."""
 
+    __slots__ = _fields = ("arch", "pmus", "cpus", "resolve_symbol")
+
     arch: int
-    pmus: Mapping[int, structs.Pmu] = field(default_factory=dict)
-    cpus: int = 1
-    resolve_symbol: Callable[[Tracee, str, int], str | None] | None = None
+    pmus: Mapping[int, structs.Pmu]
+    cpus: int
+    resolve_symbol: Callable[[Tracee, str, int], str | None] | None
+
+    def __init__(self, arch: int, pmus: Mapping[int, structs.Pmu] | None = None, cpus: int = 1,
+                 resolve_symbol: Callable[[Tracee, str, int], str | None] | None = None,
+                 ) -> None:
+        self.arch = arch
+        self.pmus = {} if pmus is None else pmus
+        self.cpus = cpus
+        self.resolve_symbol = resolve_symbol
 
 
 def s32(value: int) -> int:
