@@ -11,6 +11,10 @@ Sections (``--only`` takes their names):
 * ``true``     ``run -- /bin/true`` at most 0.10 s more than strace with run's flags;
 * ``bpftrace`` ``run -- bpftrace -e 'BEGIN { exit(); }'`` at most 1.05x ``strace -f``
                with run's flags on the same command, ``run --deep`` at most 1.2x;
+* ``split``    not a target: the same bpftrace case printing the kernel's clock at its
+               BEGIN and END probes, alone, under strace, ``run`` and ``run --deep``:
+               the time to BEGIN (start-up), BEGIN to END, END to exit (the tail), and
+               how much more than strace's the first and the last are;
 * ``parse``    at least 20,000 eBPF call lines/s on bench_parse's ``bpf`` log, at least
                1,000,000 skipped lines/s on its ``filler`` log, peak memory flat (the
                full log within 2 MB of a quarter of it);
@@ -217,6 +221,55 @@ def bench_bpftrace(python: str, runs: int, tmp: str) -> None:
           deep <= 1.20)
 
 
+MARKED = ["bpftrace", "-e",
+          'BEGIN { printf("B %llu\\n", nsecs); exit(); } END { printf("E %llu\\n", nsecs); }']
+"""BEGIN exit() with the kernel's clock printed at BEGIN and END (``nsecs`` is
+CLOCK_MONOTONIC, as ``time.monotonic_ns``): where a run's extra time goes."""
+
+
+def marks(cmd: list[str]) -> tuple[float, float, float]:
+    """Seconds from the start of ``cmd`` to BEGIN, from BEGIN to END, from END to its
+    exit (as the parent sees it)."""
+    start = time.monotonic_ns()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
+                          timeout=120, check=False)
+    end = time.monotonic_ns()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit status {proc.returncode}")
+    found = dict(re.findall(rb"^([BE]) (\d+)$", proc.stdout, re.M))
+    begin, finish = int(found[b"B"]), int(found[b"E"])
+    return (begin - start) / 1e9, (finish - begin) / 1e9, (end - finish) / 1e9
+
+
+def bench_split(python: str, runs: int, tmp: str) -> None:
+    """Not a target: the bpftrace case cut at its BEGIN and END probes, so that the
+    extra time of run shows where it is (start-up before the loader's BEGIN, or after
+    its END: the tail)."""
+    print("where run's time goes: to BEGIN, BEGIN-END, END-exit (bpftrace prints nsecs)")
+    log = os.path.join(tmp, "marked.log")
+    cmds = {
+        "bpftrace alone": MARKED,
+        "strace": [live.find_strace().path, *run_flags(), "-o", log, *MARKED],
+        "run": [*bpfexplain(python), "run", "--quiet-live", "--", *MARKED],
+        "run --deep": [*bpfexplain(python), "run", "--deep", "--quiet-live", "--", *MARKED],
+    }
+    for cmd in cmds.values():
+        marks(cmd)
+    got: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cmds}
+    for _ in range(runs):
+        for name, cmd in cmds.items():
+            got[name].append(marks(cmd))
+    cols = {name: [statistics.median(m[i] for m in rows) for i in range(3)]
+            for name, rows in got.items()}
+    base = cols["strace"]
+    for name, (begin, middle, tail) in cols.items():
+        extra = "" if name in ("strace", "bpftrace alone") else \
+            f" (+{(begin - base[0]) * 1000:.0f}/+{(tail - base[2]) * 1000:.0f} ms)"
+        judge(name,
+              f"{begin * 1000:.0f}, {middle * 1000:.0f}, {tail * 1000:.0f} ms{extra}",
+              "(reported)", None)
+
+
 def bench_parse(python: str, runs: int, tmp: str) -> None:
     import bench_parse as bp
 
@@ -302,7 +355,7 @@ def bench_interval(python: str, runs: int, tmp: str) -> None:
           cpu <= 1.10)
 
 
-SECTIONS = ("startup", "true", "bpftrace", "parse", "interval")
+SECTIONS = ("startup", "true", "bpftrace", "split", "parse", "interval")
 
 
 def main() -> int:
@@ -314,7 +367,7 @@ def main() -> int:
                         help="interpreter that runs bpfexplain (default: this one)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     args = parser.parse_args()
-    live_sections = {"true", "bpftrace", "interval"} & set(args.only)
+    live_sections = {"true", "bpftrace", "split", "interval"} & set(args.only)
     if live_sections and os.geteuid() != 0:
         print("run as root: the run cases trace bpftrace", file=sys.stderr)
         return 2
@@ -331,6 +384,8 @@ def main() -> int:
                 bench_true(args.python, args.runs, tmp)
             elif name == "bpftrace":
                 bench_bpftrace(args.python, args.runs, tmp)
+            elif name == "split":
+                bench_split(args.python, args.runs, tmp)
             elif name == "parse":
                 bench_parse(args.python, args.runs, tmp)
             else:
