@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from bpfexplain import live, stopping
+from tests.sigint_commands import IGNORES_SIGINT, LOSES_FIRST_SIGINT, SLOW_TO_FINISH
 
 BPFEXPLAIN = [sys.executable, "-m", "bpfexplain"]
 # Wide, so that rich does not wrap the steps these tests look for.
@@ -489,21 +490,6 @@ def test_duration_interrupts_and_status_is_the_commands(tmp_path: Path) -> None:
     assert "--duration 1s elapsed" in proc.stderr
 
 
-# A command that does nothing with its first SIGINT, as bpftrace 0.17 does with one that
-# lands while it attaches (see bpfexplain.stopping), and exits 0 at the second.
-LOSES_FIRST_SIGINT = """
-import signal, time
-seen = []
-def on_sigint(*_):
-    seen.append(1)
-    if len(seen) == 2:
-        raise SystemExit(0)
-signal.signal(signal.SIGINT, on_sigint)
-while True:
-    time.sleep(10)
-"""
-
-
 @pytest.mark.live()
 def test_duration_sends_sigint_again_when_the_first_is_lost(tmp_path: Path) -> None:
     proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "0.5", "--",
@@ -522,8 +508,7 @@ def test_duration_ends_a_command_that_ignores_sigint(tmp_path: Path) -> None:
     started = time.monotonic()
     proc, doc = run_json(tmp_path, "--quiet-live", "--duration", "0.5", "--",
                          sys.executable, "-c",
-                         "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                         "time.sleep(60)", timeout=40)
+                         IGNORES_SIGINT, timeout=40)
     assert time.monotonic() - started < 30
     assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
     assert proc.stderr.count("sent SIGINT again") == stopping.AGAINS
@@ -540,11 +525,7 @@ def test_duration_stands_down_after_a_ctrl_c(tmp_path: Path) -> None:
     long it then takes to finish (here 3 s of quiet, the kind --duration resends to)."""
     out = tmp_path / "story.json"
     running = Running("run", "--format", "json", "-o", str(out), "--duration", "1",
-                      "--quiet-live", "--", sys.executable, "-c",
-                      "import signal, sys, time\n"
-                      "signal.signal(signal.SIGINT, lambda *_: (time.sleep(3), sys.exit(0)))\n"
-                      "print('ready', file=sys.stderr, flush=True)\n"
-                      "time.sleep(30)\n")
+                      "--quiet-live", "--", sys.executable, "-c", SLOW_TO_FINISH)
     running.wait_for("^ready$")
     os.kill(running.proc.pid, signal.SIGINT)
     assert running.finish() == 0, running.stderr

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sigint_commands import IGNORES_SIGINT, LOSES_FIRST_SIGINT, SLOW_TO_FINISH
+
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 
@@ -76,21 +78,6 @@ def test_run_deep_refuses_pid_and_save(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-# Does nothing with its first SIGINT (as bpftrace 0.17 with one that lands while it
-# attaches) and exits 0 at the second; the strace backend's twin is in test_live.py.
-LOSES_FIRST_SIGINT = """
-import signal, time
-seen = []
-def on_sigint(*_):
-    seen.append(1)
-    if len(seen) == 2:
-        raise SystemExit(0)
-signal.signal(signal.SIGINT, on_sigint)
-while True:
-    time.sleep(10)
-"""
-
-
 @pytest.mark.live()
 def test_run_deep_duration_sends_sigint_again_when_the_first_is_lost() -> None:
     proc = run_cli("run", "--deep", "--duration", "0.5", "--quiet-live", "--format", "json",
@@ -107,8 +94,7 @@ def test_run_deep_duration_sends_sigint_again_when_the_first_is_lost() -> None:
 def test_run_deep_duration_ends_a_command_that_ignores_sigint() -> None:
     proc = run_cli("run", "--deep", "--duration", "0.5", "--quiet-live", "--format", "json",
                    "--", sys.executable, "-c",
-                   "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                   "time.sleep(60)", timeout=40)
+                   IGNORES_SIGINT, timeout=40)
     assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
     assert "stopping everything now (SIGKILL)" in proc.stderr
     doc = json.loads(proc.stdout)
@@ -121,17 +107,17 @@ def test_run_deep_duration_stands_down_after_a_ctrl_c(tmp_path: Path) -> None:
     """A Ctrl-C before the duration is up: the command gets that SIGINT alone, however
     long it then takes to finish (here 3 s of quiet, the kind --duration resends to)."""
     out = tmp_path / "story.json"
-    script = ("import signal, sys, time\n"
-              "signal.signal(signal.SIGINT, lambda *_: (time.sleep(3), sys.exit(0)))\n"
-              "print('ready', flush=True)\n"
-              "time.sleep(30)\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bpfexplain", "run", "--deep", "--duration", "1",
          "--quiet-live", "--format", "json", "-o", str(out), "--", sys.executable, "-c",
-         script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/tmp")
+         SLOW_TO_FINISH], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd="/tmp")
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "ready\n"
+        assert proc.stderr is not None
+        before = []
+        while (line := proc.stderr.readline()) not in ("ready\n", ""):
+            before.append(line)
+        assert line == "ready\n", before
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
