@@ -1,6 +1,7 @@
 """Every :class:`bpfexplain.plain.Frozen` class behaves as the frozen dataclass it
 replaced: same fields in the same order, equality, hash, repr, no assignment,
-pickling (``run --deep`` sends values between processes)."""
+pickling (``run --deep`` sends values between processes); every
+:class:`bpfexplain.plain.Record` as the plain dataclass it replaced."""
 
 from __future__ import annotations
 
@@ -10,21 +11,24 @@ import importlib
 import inspect
 import pickle
 import pkgutil
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 import bpfexplain
 from bpfexplain.plain import Frozen, Record
 
+T = TypeVar("T")
 
-def _subclasses() -> list[type[Frozen]]:
+
+def _subclasses(base: type[T]) -> list[type[T]]:
+    """Every subclass of ``base`` in the package, every module imported first."""
     for module in pkgutil.walk_packages(bpfexplain.__path__, "bpfexplain."):
         if module.name == "bpfexplain.__main__":
             continue  # it runs the CLI
         importlib.import_module(module.name)
-    found: list[type[Frozen]] = []
-    todo = list(Frozen.__subclasses__())
+    found: list[type[T]] = []
+    todo = list(base.__subclasses__())
     while todo:
         cls = todo.pop()
         found.append(cls)
@@ -32,7 +36,7 @@ def _subclasses() -> list[type[Frozen]]:
     return sorted(found, key=lambda cls: cls.__module__ + "." + cls.__qualname__)
 
 
-CLASSES = _subclasses()
+CLASSES = _subclasses(Frozen)
 
 
 def _twin(cls: type[Frozen]) -> type[Any]:
@@ -89,19 +93,7 @@ def test_behaves_as_its_dataclass(cls: type[Frozen]) -> None:
 # --------------------------------------------------------------------------------
 # Record: the mutable counterpart (a plain @dataclass, eq=True or eq=False)
 
-
-def _records() -> list[type[Record]]:
-    _subclasses()  # every module imported
-    found: list[type[Record]] = []
-    todo = list(Record.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo += cls.__subclasses__()
-    return sorted(found, key=lambda cls: cls.__module__ + "." + cls.__qualname__)
-
-
-RECORDS = _records()
+RECORDS = _subclasses(Record)
 
 
 def _compares(cls: type[Record]) -> bool:
