@@ -99,7 +99,7 @@ from bpfexplain.launch import (
     tracefs_state as tracefs_state,
 )
 from bpfexplain.plain import Frozen, Record, init_field
-from bpfexplain.stopping import AGAIN_AFTER, DurationStop
+from bpfexplain.stopping import DurationStop
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -673,6 +673,8 @@ class LiveSession:
                 self.started = started.started
                 self.trace.adopt(started)
             self.write_meta(None)
+            if self.config.duration is not None:
+                self._duration_stop = DurationStop(self.config.duration, self.started)
             self._watcher = threading.Thread(target=self._watch, name="signal-watcher",
                                              daemon=True)
             self._watcher.start()
@@ -714,35 +716,27 @@ class LiveSession:
             info = signal.sigtimedwait(_BLOCKED, 0.2)
             if info is not None and info.si_signo != _WAKE:
                 self._on_signal(info.si_signo, info.si_code)
-            if self.config.duration is not None:
-                self._check_duration(self.config.duration)
+            if self._duration_stop is not None:
+                self._check_duration(self._duration_stop)
             with contextlib.suppress(Exception):
                 self.tick()
 
-    def _check_duration(self, duration: float) -> None:
-        if self._duration_stop is None:
-            self._duration_stop = DurationStop(duration, self.started)
+    def _check_duration(self, schedule: DurationStop) -> None:
         if self.trace.killed or not self.trace.running:
             return
         if self.interrupted and not self.duration_elapsed:
             return  # the user's Ctrl-C came first: what happens next is theirs to say
-        step = self._duration_stop.due(time.monotonic(), self.trace.last_output)
+        step = schedule.due(time.monotonic(), self.trace.last_output)
         if step is None:
             return
         self.duration_elapsed = True
         if step == "kill":
             self.forced_by = "SIGKILL"
-            self.notice(f"still running after {self._duration_stop.sigints} SIGINTs: "
-                        "stopping everything now (SIGKILL)")
+            self.notice(schedule.say(step))
             self.trace.kill_all()
             return
         self.interrupted = True  # a Ctrl-C from now on is the second one
-        sent = self.trace.signal_command(signal.SIGINT)
-        if step == "interrupt":
-            self.notice(f"--duration {duration:g}s elapsed: sent SIGINT to {sent}")
-        else:
-            self.notice(f"still running and quiet {AGAIN_AFTER:g}s after the SIGINT (it may "
-                        f"have come too early to be seen): sent SIGINT again to {sent}")
+        self.notice(schedule.say(step, self.trace.signal_command(signal.SIGINT)))
 
     def _on_signal(self, signo: int, si_code: int) -> None:
         if self.trace.killed or not self.trace.running:
@@ -1135,18 +1129,11 @@ def _deep_duration(schedule: DurationStop, child: int, control: Control, view: L
             return  # the user's Ctrl-C: what happens next is theirs to say
         step = schedule.due(time.monotonic(), last_event())
         if step == "kill":
-            view.notice(f"still running after {schedule.sigints} SIGINTs: stopping "
-                        "everything now (SIGKILL)")
+            view.notice(schedule.say(step))
             control.stop_everything()
             return
         if step is None:
             continue
         with contextlib.suppress(OSError):
             os.kill(child, signal.SIGINT)
-        if step == "interrupt":
-            view.notice(f"--duration {schedule.duration:g}s elapsed: sent SIGINT to the "
-                        f"command (pid {child})")
-        else:
-            view.notice(f"still running and quiet {AGAIN_AFTER:g}s after the SIGINT (it may "
-                        f"have come too early to be seen): sent SIGINT again to the command "
-                        f"(pid {child})")
+        view.notice(schedule.say(step, f"the command (pid {child})"))

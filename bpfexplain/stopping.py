@@ -91,3 +91,14 @@ class DurationStop:
             return None
         self.killed = True
         return "kill"
+
+    def say(self, step: Step, whom: str = "") -> str:
+        """What bpfexplain tells the user it did at ``step``, ``whom`` being who got the
+        SIGINT (``the command (pid 1234)``; no one at ``kill``): both backends word it
+        alike."""
+        if step == "interrupt":
+            return f"--duration {self.duration:g}s elapsed: sent SIGINT to {whom}"
+        if step == "interrupt-again":
+            return (f"still running and quiet {AGAIN_AFTER:g}s after the SIGINT (it may have "
+                    f"come too early to be seen): sent SIGINT again to {whom}")
+        return f"still running after {self.sigints} SIGINTs: stopping everything now (SIGKILL)"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.sigint_commands import IGNORES_SIGINT, LOSES_FIRST_SIGINT, SLOW_TO_FINISH
+from tests.test_live import Running
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
@@ -107,25 +108,12 @@ def test_run_deep_duration_stands_down_after_a_ctrl_c(tmp_path: Path) -> None:
     """A Ctrl-C before the duration is up: the command gets that SIGINT alone, however
     long it then takes to finish (here 3 s of quiet, the kind --duration resends to)."""
     out = tmp_path / "story.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bpfexplain", "run", "--deep", "--duration", "1",
-         "--quiet-live", "--format", "json", "-o", str(out), "--", sys.executable, "-c",
-         SLOW_TO_FINISH], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd="/tmp")
-    try:
-        assert proc.stderr is not None
-        before = []
-        while (line := proc.stderr.readline()) not in ("ready\n", ""):
-            before.append(line)
-        assert line == "ready\n", before
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert "--duration" not in err, err
+    running = Running("run", "--deep", "--duration", "1", "--quiet-live", "--format", "json",
+                      "-o", str(out), "--", sys.executable, "-c", SLOW_TO_FINISH)
+    running.wait_for("^ready$")
+    running.proc.send_signal(signal.SIGINT)
+    assert running.finish() == 0, running.stderr
+    assert "--duration" not in running.stderr, running.stderr
     doc = json.loads(out.read_text())
     (python,) = [p for p in doc["processes"] if p["exit_code"] is not None]
     assert [s["signal"] for s in python["signals"]].count("SIGINT") == 1

@@ -94,3 +94,14 @@ def test_the_cap_kills_a_command_that_keeps_talking_after_its_sigints() -> None:
         assert stop.due(t, 10.0) == "interrupt-again"
     assert stop.due(10.0 + KILL_CAP - EPS, 10.0 + KILL_CAP - EPS) is None
     assert stop.due(10.0 + KILL_CAP, 10.0 + KILL_CAP) == "kill"
+
+
+def test_each_step_is_told_with_whom_it_reached() -> None:
+    stop = interrupted()
+    assert stop.say("interrupt", "the command (pid 7)") == \
+        f"--duration {D:g}s elapsed: sent SIGINT to the command (pid 7)"
+    assert stop.say("interrupt-again", "2 traced process(es)").endswith(
+        "sent SIGINT again to 2 traced process(es)")
+    stop.sigints = 1 + AGAINS
+    assert stop.say("kill") == \
+        f"still running after {1 + AGAINS} SIGINTs: stopping everything now (SIGKILL)"
