@@ -42,24 +42,42 @@ init_field = object.__setattr__
 """``init_field(self, "name", value)``: how an ``__init__`` sets a field."""
 
 
-class Frozen:
-    """Base of immutable value classes; see the module's description."""
+class _Fielded:
+    """What :class:`Frozen` and :class:`Record` share: each subclass lists its fields,
+    and the repr shows them (``...`` for an object already being shown, as a
+    dataclass's does)."""
 
     __slots__ = ()
-    _uncompared: ClassVar[frozenset[str]] = frozenset()
-    """Fields left out of equality and hash (``field(compare=False)``)."""
     _unshown: ClassVar[frozenset[str]] = frozenset()
     """Fields left out of the repr (``field(repr=False)``)."""
     _fields: ClassVar[tuple[str, ...]] = ()
-    """The fields in order: the ``__init__``'s and the repr's (and the hash's)."""
-    _key: ClassVar[staticmethod[[Any], tuple[Any, ...]]]
-    """The compared fields' values as a tuple (a static method: ``self._key(self)``)."""
+    """The fields in order: the ``__init__``'s, the repr's and equality's."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_fields" not in cls.__dict__:
             raise TypeError(f"{cls.__name__}: list the fields, in order, as "
                             "__slots__ = _fields = (...)")
+
+    @recursive_repr()
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields
+                           if name not in self._unshown)
+        return f"{self.__class__.__qualname__}({fields})"
+
+
+class Frozen(_Fielded):
+    """Base of immutable value classes; see the module's description."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()  # a base, with no fields of its own
+    _uncompared: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of equality and hash (``field(compare=False)``)."""
+    _key: ClassVar[staticmethod[[Any], tuple[Any, ...]]]
+    """The compared fields' values as a tuple (a static method: ``self._key(self)``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
         cls._key = staticmethod(_key_of(
             [name for name in cls._fields if name not in cls._uncompared]))
 
@@ -70,11 +88,6 @@ class Frozen:
 
     def __hash__(self) -> int:
         return hash(self._key(self))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields
-                           if name not in self._unshown)
-        return f"{self.__class__.__qualname__}({fields})"
 
     # dataclasses is imported only here, on a misuse: with the inspect module it brings,
     # it costs a process that needs neither (run --deep's tracer) about 10 ms.
@@ -106,21 +119,15 @@ def _key_of(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda value: ()
 
 
-class Record:
+class Record(_Fielded):
     """Base of mutable record classes; see the module's description."""
 
     __slots__ = ()
-    _unshown: ClassVar[frozenset[str]] = frozenset()
-    """Fields left out of the repr (``field(repr=False)``)."""
-    _fields: ClassVar[tuple[str, ...]] = ()
-    """The fields in order: the ``__init__``'s and the repr's (and equality's)."""
+    _fields: ClassVar[tuple[str, ...]] = ()  # a base, with no fields of its own
     _key: ClassVar[staticmethod[[Any], tuple[Any, ...]]]
 
     def __init_subclass__(cls, *, eq: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "_fields" not in cls.__dict__:
-            raise TypeError(f"{cls.__name__}: list the fields, in order, as "
-                            "__slots__ = _fields = (...)")
         if eq:
             cls._key = staticmethod(_key_of(list(cls._fields)))
             cls.__eq__ = Record._equal  # type: ignore[method-assign,assignment]
@@ -131,9 +138,3 @@ class Record:
         if other.__class__ is not self.__class__:
             return NotImplemented  # type: ignore[no-any-return]
         return bool(self._key(self) == self._key(other))
-
-    @recursive_repr()
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields
-                           if name not in self._unshown)
-        return f"{self.__class__.__qualname__}({fields})"
