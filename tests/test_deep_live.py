@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -242,20 +243,40 @@ def test_first_interrupt_goes_to_the_target(tmp_path: Path) -> None:
     code = textwrap.dedent("""
         import json, sys
         from bpfexplain.deep.backend import trace_command
-        from bpfexplain.values import Signal
+        from bpfexplain.values import Call, Signal, symbol
+
+        def attached(event):
+            if isinstance(event, Call) and event.name == "ioctl" and len(event.args) > 1 \\
+                    and symbol(event.args[1]) == "PERF_EVENT_IOC_SET_BPF":
+                print("ATTACHED", file=sys.stderr, flush=True)
+
         events, status = trace_command(["bpftrace", "-e",
-            "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }"])
+            "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }"], on_event=attached)
         sigs = [e.name for e in events if isinstance(e, Signal)]
         print(json.dumps({"status": status, "signals": sigs}))
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                             start_new_session=True)
+    # bpftrace 0.17 loses a SIGINT that comes before its poll loop (see
+    # bpfexplain.stopping), and traced by Python on a busy machine it may take seconds
+    # to get there: the SIGINT waits for the probe's attach, whenever that comes.
+    runaway = threading.Timer(90, os.killpg, (proc.pid, signal.SIGKILL))
+    runaway.start()
     try:
-        time.sleep(4)
+        assert proc.stderr is not None
+        before: list[str] = []
+        for line in proc.stderr:
+            if line == "ATTACHED\n":
+                break
+            before.append(line)
+        else:
+            raise AssertionError("the probe was never attached:\n" + "".join(before))
+        time.sleep(1)  # from the attach to the poll loop: an ENABLE ioctl and no more
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
+        runaway.cancel()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
