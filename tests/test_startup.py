@@ -125,6 +125,31 @@ def test_run_forks_strace_before_the_heavy_imports() -> None:
     assert heavy(modules) == []
 
 
+def _top_level_imports(argv: list[str]) -> list[str]:
+    """The modules a fresh process imports at the top level, in order (``-X importtime``
+    prints a module when its import ends, its own imports indented above it)."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return [line.split("|")[2][1:] for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2
+            and not line.split("|")[2][1:].startswith((" ", "imported package"))]
+
+
+def test_the_command_imports_nothing_before_the_entry_point() -> None:
+    """The installed ``bpfexplain`` reaches :mod:`bpfexplain.entry` having imported
+    nothing an empty interpreter does not: pip's wrapper for an entry point imports
+    ``re`` first, milliseconds that ``run`` would spend before forking strace."""
+    command = Path(sys.executable).with_name("bpfexplain")
+    assert command.is_file(), "the package is not installed into this environment"
+    ours = _top_level_imports([str(command), "--version"])
+    assert "bpfexplain.entry" in ours
+    before = ours[:ours.index("bpfexplain.entry")]
+    empty = _top_level_imports([sys.executable, "-c", "pass"])
+    assert set(before) - set(empty) <= {"bpfexplain"}, before
+
+
 def test_traced_set_is_the_trackers_and_the_routes() -> None:
     """bpfexplain.traced writes the set out so that run need not import the tracker
     before forking strace; it must stay what the tracker and the routes follow."""
