@@ -198,31 +198,36 @@ class _Sender:
     importing) never holds up the traced command."""
 
     def __init__(self, fd: int, on_broken: Callable[[], None]) -> None:
-        import pickle
-        import queue
-
-        self._dumps = pickle.dumps
-        self._protocol = pickle.HIGHEST_PROTOCOL
         self._fd = fd
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[bytes | None] | None = None
         self._on_broken = on_broken
         self._thread: threading.Thread | None = None
         self.broken = False
 
     def start(self) -> None:
-        # Started once the command is forked: no thread exists while the child runs
-        # Python code between fork and exec.
+        # Started once the command is forked (no thread exists while the child runs
+        # Python code between fork and exec), and pickle and queue imported only then:
+        # the command's exec overlaps their import instead of waiting for it.
+        import pickle
+        import queue
         import threading
 
+        self._dumps = pickle.dumps
+        self._protocol = pickle.HIGHEST_PROTOCOL
+        self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="bpfexplain-sender",
                                         daemon=True)
         self._thread.start()
 
     def send(self, kind: str, value: object) -> None:
+        if self._queue is None:
+            self.start()  # an event before the command started: cannot happen, but safe
+        assert self._queue is not None
         if not self.broken:
             self._queue.put(self._dumps((kind, value), protocol=self._protocol))
 
     def _write(self) -> None:
+        assert self._queue is not None
         while (data := self._queue.get()) is not None:
             view = memoryview(data)
             try:
@@ -236,6 +241,7 @@ class _Sender:
     def close(self) -> None:
         if self._thread is None:
             self.start()
+        assert self._queue is not None
         self._queue.put(None)
         assert self._thread is not None
         self._thread.join()
