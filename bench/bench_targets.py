@@ -205,6 +205,9 @@ def bench_bpftrace(python: str, runs: int, tmp: str) -> None:
         "strace": [live.find_strace().path, *run_flags(), "-o", log, *BEGIN_EXIT],
         "run": [*bpfexplain(python), "run", "--", *BEGIN_EXIT],
         "run --deep": [*bpfexplain(python), "run", "--deep", "--", *BEGIN_EXIT],
+        # What any Python program pays before its first line, strace's fork included:
+        # the interpreter that runs bpfexplain, with its site (the script's own start).
+        "python": [python, "-c", "pass"],
     }
     samples = interleaved(cmds, runs)
     m = {name: median(got) for name, got in samples.items()}
@@ -212,6 +215,11 @@ def bench_bpftrace(python: str, runs: int, tmp: str) -> None:
     judge("strace -f (run's flags)", f"{m['strace']:.3f} s", "(baseline)", None)
     ratio = m["run"] / m["strace"]
     judge("run / strace", f"{ratio:.3f}x ({m['run']:.3f} s)", "<= 1.05x", ratio <= 1.05)
+    # The 5% the target allows, next to the start of an empty Python program: run pays
+    # that start before it can fork strace, and prints its story after the loader ends.
+    judge("  allowed over strace vs python -c pass",
+          f"{(m['strace'] * 0.05) * 1000:.0f} ms vs {m['python'] * 1000:.0f} ms",
+          "(reported)", None)
     cpus = {name: median(got, cpu_of) for name, got in samples.items()}
     judge("cpu: strace, run, run --deep",
           f"{cpus['strace']:.3f}, {cpus['run']:.3f}, {cpus['run --deep']:.3f} s", "(reported)",
