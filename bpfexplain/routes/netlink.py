@@ -16,6 +16,7 @@ strace 6.1): :func:`raw_attrs` reads those.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -163,18 +164,54 @@ def attr(attrs: list[tuple[str | int, Any]], name: str) -> Any:
     return None
 
 
+def _buffer_bytes(value: Any, length: str, smallest: int) -> bytes | None:
+    """The bytes of a buffer strace printed escaped, read as netlink records whose
+    length field is ``length`` (struct format) and at least ``smallest`` bytes long.
+
+    The parser keeps escaped bytes that are valid UTF-8 (and not ASCII) as the text they
+    spell, and other bytes as one code point per byte (:func:`bpfexplain.literals.unquote`),
+    so one text can stand for two byte strings (``"\\303\\251"`` and ``"\\351"`` both
+    read ``é``).  A binary buffer is valid UTF-8 by chance now and then (an ack whose
+    sequence number, taken from the clock, holds a two-byte UTF-8 character), so both
+    readings are tried, one code point per byte first, and the one whose records exactly
+    fill the buffer is taken; when neither does (a truncated buffer), the first."""
+    text = as_text(value)
+    if text is None:
+        return None
+    readings: list[bytes] = []
+    with contextlib.suppress(UnicodeEncodeError):     # above U+00FF: decoded UTF-8 only
+        readings.append(text.encode("latin-1"))
+    utf8 = text.encode("utf-8")
+    if utf8 not in readings:
+        readings.append(utf8)
+    for data in readings:
+        if _records_fill(data, length, smallest):
+            return data
+    return readings[0]
+
+
+def _records_fill(data: bytes, length: str, smallest: int) -> bool:
+    """Whether records of at least ``smallest`` bytes, each starting with its length and
+    padded to 4 bytes, follow one another to the end of ``data``."""
+    offset = 0
+    while offset < len(data):
+        if offset + smallest > len(data):
+            return False
+        size = struct.unpack_from(length, data, offset)[0]
+        if size < smallest or offset + size > len(data):
+            return False
+        offset += (size + 3) & ~3
+    return bool(data)
+
+
 def raw_attrs(value: Any) -> list[tuple[int, bytes]]:
     """Attributes strace left as bytes (``"\\x08\\x00\\x06\\x00..."``): (type, payload).
 
     struct nlattr is a 16-bit length (header included) and a 16-bit type, payloads
     padded to 4 bytes; a truncated string yields the attributes it fully holds.
     """
-    text = as_text(value)
-    if text is None:
-        return []
-    try:
-        data = text.encode("latin-1")
-    except UnicodeEncodeError:
+    data = _buffer_bytes(value, "<H", 4)
+    if data is None:
         return []
     out: list[tuple[int, bytes]] = []
     offset = 0
@@ -226,12 +263,8 @@ def raw_messages(value: Any) -> Iterator[Message]:
     """Netlink messages strace printed as bytes (it decodes a received buffer only
     when it knows the socket is netlink: ``msg_name=NULL`` hides that).  Only the
     answers matter here: NLMSG_ERROR with its error and the header it answers."""
-    text = as_text(value)
-    if text is None:
-        return
-    try:
-        data = text.encode("latin-1")
-    except UnicodeEncodeError:
+    data = _buffer_bytes(value, "<I", 16)
+    if data is None:
         return
     offset = 0
     while offset + 16 <= len(data):

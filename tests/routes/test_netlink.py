@@ -10,6 +10,7 @@ import io
 import struct
 
 from bpfexplain.framing import Stats
+from bpfexplain.literals import unquote
 from bpfexplain.origin import LogOrigin
 from bpfexplain.parser import parse_events
 from bpfexplain.resolve import Resolver
@@ -134,6 +135,36 @@ def test_raw_messages_reads_an_undecoded_ack() -> None:
     refused = data[:16] + struct.pack("<i", -16) + data[20:]
     (msg,) = netlink.raw_messages(refused.decode("latin-1"))
     assert netlink.errno_name(msg.error) == "EBUSY"
+
+
+def _strace_string(data: bytes) -> str:
+    """``data`` as strace prints a buffer: printable ASCII as is, other bytes in octal."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and chr(b) not in '"\\' else f"\\{b:03o}"
+                         for b in data) + '"'
+
+
+def test_raw_buffers_that_happen_to_be_utf8_are_read_as_their_bytes() -> None:
+    # A CI run said "no answer from the kernel" for bpftool's acked XDP attach: its
+    # sequence number (the clock) held the bytes C3 95, valid UTF-8, so the parser kept
+    # the ack as text spelling "\u00d5" and its one-byte-per-code-point reading was 2 bytes
+    # short.  The same ack as above, with such a sequence number, through the parser's own
+    # string reader.
+    seq, port = 0x6B1395C3, 21785  # the failed run's bpftool: its port id is ASCII too
+    data = struct.pack("<IHHII", 36, 2, 0x100, seq, port) + struct.pack("<i", 0) + \
+        struct.pack("<IHHII", 52, 19, 5, seq, 0)
+    text = unquote(_strace_string(data))
+    assert text.encode("latin-1", "replace") != data  # kept as UTF-8 text, as said
+    (msg,) = netlink.raw_messages(text)
+    assert (msg.type, msg.error, msg.acked) == (
+        "NLMSG_ERROR", 0, {"nlmsg_type": 19, "nlmsg_seq": seq})
+    # Bytes that are not UTF-8 keep their one-code-point-per-byte reading.
+    (msg,) = netlink.raw_messages(unquote(_strace_string(data.replace(b"\xc3", b"\xff"))))
+    assert msg.acked == {"nlmsg_type": 19, "nlmsg_seq": 0x6B1395FF}
+    # tc options alike: an attribute whose payload is valid UTF-8.
+    attrs = struct.pack("<HH", 8, 6) + "\u00d5\u00d5".encode() + struct.pack("<HH", 8, 8) + \
+        b"\x01\x00\x00\x00"
+    assert netlink.raw_attrs(unquote(_strace_string(attrs))) == [
+        (6, "\u00d5\u00d5".encode()), (8, b"\x01\x00\x00\x00")]
 
 
 def test_errno_names_of_acks() -> None:
